@@ -1,0 +1,129 @@
+"""The in-memory volume every layer passes along: native-unit voxels, geometry, storage.
+
+A :class:`Volume` is what the loaders produce and the writers consume. Its array is in *native
+units* (HU for CT, scanner units for MR) with axes ordered (z, y, x) as SimpleITK returns them.
+:class:`StoredEncoding` says how the file holds those values (integer dtype plus DICOM-style
+rescale slope/intercept): it is what decides which native values can be written exactly, so the
+protection can be optimised for, and checked on, what actually lands on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+VolumeFormat = Literal["nifti", "nrrd", "metaimage", "dicom"]
+
+SUPPORTED_DTYPES = tuple(
+    np.dtype(t)
+    for t in ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Physical placement of the voxel grid (SimpleITK conventions, x-y-z order, millimetres)."""
+
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    def matches(self, other: Geometry, tolerance: float = 1e-4) -> bool:
+        """True if both grids put voxels in the same place (relative tolerance on each number)."""
+        pairs = zip(
+            (self.spacing, self.origin, self.direction),
+            (other.spacing, other.origin, other.direction),
+            strict=True,
+        )
+        return all(
+            len(a) == len(b) and np.allclose(a, b, rtol=tolerance, atol=tolerance) for a, b in pairs
+        )
+
+
+@dataclass(frozen=True)
+class StoredEncoding:
+    """How native values are stored: ``native = stored * slope + intercept`` with a stored dtype.
+
+    For NIfTI/NRRD written by MedUE the slope is 1 and the intercept 0; DICOM keeps the source's
+    RescaleSlope/RescaleIntercept so a zero perturbation writes back bit-exact.
+    """
+
+    stored_dtype: np.dtype
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    @property
+    def is_integer(self) -> bool:
+        return np.issubdtype(self.stored_dtype, np.integer)
+
+    @property
+    def native_step(self) -> float:
+        """Smallest native-unit change the file can hold (0 for floating point storage)."""
+        return abs(self.slope) if self.is_integer else 0.0
+
+    @property
+    def native_range(self) -> tuple[float, float]:
+        """Lowest and highest native value the stored dtype can represent."""
+        if not self.is_integer:
+            info = np.finfo(self.stored_dtype)
+            return float(info.min), float(info.max)
+        info = np.iinfo(self.stored_dtype)
+        ends = (info.min * self.slope + self.intercept, info.max * self.slope + self.intercept)
+        return float(min(ends)), float(max(ends))
+
+    def to_stored(self, native: np.ndarray) -> np.ndarray:
+        """Native values to the stored dtype: rounded to the nearest storable value and clipped."""
+        if not self.is_integer:
+            return np.asarray(native, dtype=np.float64).astype(self.stored_dtype)
+        raw = (np.asarray(native, dtype=np.float64) - self.intercept) / self.slope
+        info = np.iinfo(self.stored_dtype)
+        return np.clip(np.rint(raw), info.min, info.max).astype(self.stored_dtype)
+
+    def to_native(self, stored: np.ndarray) -> np.ndarray:
+        """Stored values to native units, in the narrowest dtype that holds them exactly."""
+        if self.slope == 1.0 and self.intercept == 0.0:
+            return np.asarray(stored)
+        native = np.asarray(stored, dtype=np.float64) * self.slope + self.intercept
+        if (
+            self.is_integer
+            and float(self.slope).is_integer()
+            and float(self.intercept).is_integer()
+        ):
+            return native.astype(np.int32)
+        return native
+
+    def quantise(self, native: np.ndarray) -> np.ndarray:
+        """Native values snapped to what survives a write and a reload (float64 result)."""
+        return np.asarray(self.to_native(self.to_stored(native)), dtype=np.float64)
+
+
+@dataclass
+class Volume:
+    """One image: native-unit voxels (z, y, x), geometry, encoding, and where it came from."""
+
+    array: np.ndarray
+    geometry: Geometry
+    encoding: StoredEncoding
+    format: VolumeFormat
+    source: Path | None = None
+    modality: str = "unknown"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    def with_array(self, array: np.ndarray) -> Volume:
+        """A copy carrying new voxel values (same geometry, encoding, format and metadata)."""
+        return Volume(
+            array=array,
+            geometry=self.geometry,
+            encoding=self.encoding,
+            format=self.format,
+            source=self.source,
+            modality=self.modality,
+            metadata=dict(self.metadata),
+        )

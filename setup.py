@@ -1,0 +1,40 @@
+"""Install the ``medue`` package (engine + MONAI Label server plugin) from ``plugin/``.
+
+The pins below are the ones that let MONAI Label 0.8.5 start on Python 3.11 (see README, "Why
+these pins"): pydicom 3 breaks pydicom-seg, newer dicomweb-client/pynetdicom need pydicom 3,
+an unpinned sam2 resolves to a third-party sdist, and torchvision must match the torch build.
+"""
+
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "monai==1.6.1",
+    "monailabel==0.8.5",
+    "numpy>=1.24,<2",
+    "scipy>=1.10",
+    "SimpleITK>=2.3",
+    "nibabel>=5",
+    "pydicom>=2.4,<3",
+    "dicomweb-client>=0.59.1,<0.61",
+    "pynetdicom>=2,<3",
+    "sam2==0.4.1",
+    "scikit-image>=0.21",
+    "tqdm>=4.60",
+    "requests>=2.31",
+    # MNI152 template + tissue maps ship inside the wheel: the 2D benchmark's real data.
+    "nilearn>=0.10",
+]
+
+setup(
+    name="medue",
+    version="0.1.0",
+    description="Unlearnable-example protection for medical imaging datasets (UMed, SALM)",
+    package_dir={"": "plugin"},
+    packages=find_packages("plugin"),
+    python_requires=">=3.10",
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"dev": ["pytest>=7", "pytest-timeout", "ruff"]},
+    entry_points={"console_scripts": ["medue=medue.cli:main"]},
+)

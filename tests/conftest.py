@@ -1,0 +1,49 @@
+"""Shared fixtures: the real sample dataset, built once per test session by sample_data/build.py.
+
+The builder is idempotent (a no-op when ``sample_data/build/.built`` is current), so only the
+first session on a machine pays for the download and conversion (a few seconds).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BUILDER = REPO / "sample_data" / "build.py"
+SAMPLE_OUT = REPO / "sample_data" / "build"
+
+
+def load_builder() -> ModuleType:
+    """Import sample_data/build.py as a module (it is a script, not part of the package)."""
+    name = "medue_sample_data_build"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BUILDER)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir() -> Path:
+    """``sample_data/build``, built (or found up to date) by the sample-data builder."""
+    if load_builder().main(["--out", str(SAMPLE_OUT)]) != 0:
+        pytest.fail("sample_data/build.py failed (its message is in the captured stderr)")
+    return SAMPLE_OUT
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(sample_data_dir: Path) -> Path:
+    """The five cases in MONAI Label's datastore layout (``<case>.nii.gz``, ``labels/final``)."""
+    return sample_data_dir / "pyradiomics"
+
+
+@pytest.fixture(scope="session")
+def sample_dicom_series(sample_data_dir: Path) -> Path:
+    """The lung1 CT as a folder of one DICOM file per axial slice."""
+    return sample_data_dir / "dicom" / "lung1"
