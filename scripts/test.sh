@@ -3,6 +3,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 source "$repo/scripts/setup.sh"
+# Run this checkout's code even if the shared venv's editable install points at another clone.
+export PYTHONPATH="$repo/plugin${PYTHONPATH:+:$PYTHONPATH}"
 cd "$repo"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
