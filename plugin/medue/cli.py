@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from medue import __version__
-from medue.commands import info
+from medue.commands import fit, info, protect
 from medue.errors import InputError
 
-COMMANDS = {"info": info}
+COMMANDS = {"info": info, "fit": fit, "protect": protect}
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
 

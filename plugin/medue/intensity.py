@@ -115,4 +115,10 @@ def apply_within_budget(
         inside = np.floor(epsilon / step) * step if step else epsilon
         pulled = original + np.sign(result - original) * inside
         result[over] = encoding.quantise(pulled[over])
+    still = np.abs(result - original) > epsilon
+    if np.any(still):  # float storage: original + eps rounded one ulp past the budget
+        stored = encoding.to_stored(result[still])
+        result[still] = encoding.to_native(
+            np.nextafter(stored, encoding.to_stored(original[still]))
+        )
     return result

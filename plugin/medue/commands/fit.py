@@ -1,0 +1,34 @@
+"""Train a protection generator on a dataset and save it, for ``medue protect --generator``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medue.commands import report_failures
+from medue.commands.info import cases_for
+from medue.commands.options import add_protection_arguments, settings_from_args
+from medue.commands.progress import PhaseBars
+from medue.job.run import fit_prepared, prepare_dataset
+
+HELP = "train a generator on a dataset and save it"
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="dataset folder, image file or DICOM series")
+    parser.add_argument("generator", type=Path, help="where to save the generator (.pt)")
+    add_protection_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    cases = cases_for(args.input)
+    bars = PhaseBars(enabled=not args.no_progress)
+    try:
+        dataset = prepare_dataset(cases, settings, progress=bars)
+        perturber = fit_prepared(dataset, settings, bars)
+    finally:
+        bars.close()
+    path = perturber.save(args.generator)
+    print(f"saved {perturber.method} generator ({dataset.mode}) to {path}")
+    return report_failures(dataset.failures, len(cases))

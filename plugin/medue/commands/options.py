@@ -1,0 +1,60 @@
+"""Arguments shared by ``medue fit`` and ``medue protect``, turned into ``ProtectSettings``."""
+
+from __future__ import annotations
+
+import argparse
+
+from medue.budget import DEFAULT_PRESET, PRESETS, BudgetRequest
+from medue.errors import InputError
+from medue.intensity import CT_WINDOWS
+from medue.job import ProtectSettings
+from medue.methods import METHODS
+from medue.prepare import RoiSpec
+
+
+def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("protection")
+    group.add_argument("--method", choices=METHODS, default="umed", help="default: umed")
+    budget = group.add_mutually_exclusive_group()
+    budget.add_argument("--preset", choices=list(PRESETS), help=f"default: {DEFAULT_PRESET}")
+    budget.add_argument(
+        "--epsilon", type=float, help="max change per voxel in native units (e.g. 6 = 6 HU on CT)"
+    )
+    group.add_argument("--labels", help="ROI label values, comma-separated (default: any label)")
+    group.add_argument("--roi-box", help="ROI box z0,y0,x0,z1,y1,x1 in voxels (instead of labels)")
+    group.add_argument("--band-radius", type=int, default=3, help="contour band radius, voxels")
+    group.add_argument("--ct-window", choices=list(CT_WINDOWS), default="soft_tissue")
+    group.add_argument("--mode", choices=["auto", "2d", "3d"], default="auto")
+    group.add_argument("--iterations", type=int, help="training iterations (UMed default: 300)")
+    group.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
+    if args.iterations is not None and args.iterations < 1:
+        raise InputError(None, "--iterations must be at least 1")
+    if args.band_radius < 0:
+        raise InputError(None, "--band-radius must be 0 or more")
+    preset = None if args.epsilon is not None else (args.preset or DEFAULT_PRESET)
+    return ProtectSettings(
+        method=args.method,
+        roi=RoiSpec(
+            label_values=_integers(args.labels, "--labels"),
+            box=_integers(args.roi_box, "--roi-box"),
+            band_radius=args.band_radius,
+        ),
+        budget=BudgetRequest(preset=preset, epsilon=args.epsilon),
+        ct_window=args.ct_window,
+        mode=args.mode,
+        iterations=args.iterations,
+        seed=args.seed,
+    )
+
+
+def _integers(text: str | None, option: str) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(None, f"{option} expects comma-separated integers, got {text!r}") from None

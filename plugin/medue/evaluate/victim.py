@@ -1,0 +1,175 @@
+"""The victim: a 2D segmentation network trained from scratch, scored on clean held-out slices.
+
+This is the judge of every protection. A protection works when a network trained on the protected
+copy fails on clean scans, so the victim must be independent of the protector (its own
+architecture, initialisation and schedule) and scored on *clean* test slices after every epoch:
+the best epoch is what an attacker with a clean validation set would pick (early stopping), and
+the final epoch what one without it would get.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from monai.losses import DiceCELoss
+from monai.networks.nets import AttentionUnet, SegResNet, UNet
+from torch.utils.data import DataLoader, TensorDataset
+
+from medue.evaluate.slices import SliceSet
+from medue.metrics import dice_per_label
+
+ARCHITECTURES = ("unet", "segresnet", "attentionunet")
+EVAL_BATCH = 16
+
+
+@dataclass(kw_only=True)
+class VictimConfig:
+    """How the victim is trained; small defaults that run on a CPU."""
+
+    architecture: str = "unet"
+    epochs: int
+    batch_size: int = 8
+    lr: float = 1e-3
+    seed: int = 0
+    num_classes: int  # including background
+    augment: bool = False  # random horizontal and vertical flips
+
+
+@dataclass
+class VictimResult:
+    """Clean-test Dice per epoch (mean over foreground classes) and its summary."""
+
+    dsc_per_epoch: list[float]
+    loss_per_epoch: list[float]  # mean training loss: near 0 with a fail on clean = a shortcut
+    best_dsc: float
+    best_epoch: int  # 1-based
+    final_dsc: float
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_network(architecture: str, num_classes: int) -> torch.nn.Module:
+    """A small 2D MONAI network (one input channel); widths chosen for CPU training."""
+    common = {"spatial_dims": 2, "in_channels": 1, "out_channels": num_classes}
+    if architecture == "unet":
+        return UNet(**common, channels=(16, 32, 64, 128), strides=(2, 2, 2), num_res_units=2)
+    if architecture == "segresnet":
+        return SegResNet(**common, init_filters=16)
+    if architecture == "attentionunet":
+        return AttentionUnet(**common, channels=(16, 32, 64, 128), strides=(2, 2, 2))
+    raise ValueError(f"unknown victim architecture {architecture!r} (known: {ARCHITECTURES})")
+
+
+def train_victim(
+    train: SliceSet,
+    test: SliceSet,
+    config: VictimConfig,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> VictimResult:
+    """Train from scratch on ``train`` (Adam, Dice + CE) and score on ``test`` after each epoch.
+
+    Deterministic for ``config.seed`` on a given machine and thread count: the seed fixes the
+    initial weights, the batch order and the flips. ``progress(epoch, epochs, dsc)`` is called
+    after each epoch (1-based).
+    """
+    _check(train, test, config)
+    _seed_everything(config.seed)
+    model = build_network(config.architecture, config.num_classes)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    loader = DataLoader(
+        TensorDataset(_tensor(train.images)[:, None], torch.from_numpy(train.labels)[:, None]),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    flips = torch.Generator().manual_seed(config.seed + 1)
+    start = time.perf_counter()
+    scores, losses = [], []
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        total = 0.0
+        for images, labels in loader:
+            if config.augment:
+                images, labels = _random_flips(images, labels, flips)
+            optimiser.zero_grad()
+            loss = loss_fn(model(images), labels)
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(images)
+        losses.append(total / len(train))
+        scores.append(evaluate(model, test, config.num_classes))
+        if progress is not None:
+            progress(epoch, config.epochs, scores[-1])
+    best = int(np.argmax(scores))
+    return VictimResult(
+        dsc_per_epoch=scores,
+        loss_per_epoch=losses,
+        best_dsc=scores[best],
+        best_epoch=best + 1,
+        final_dsc=scores[-1],
+        seconds=time.perf_counter() - start,
+    )
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """Argmax label map (N, H, W) int64 for (N, H, W) images in [0, 1]."""
+    model.eval()
+    inputs = _tensor(images)[:, None]
+    outputs = [
+        model(inputs[i : i + EVAL_BATCH]).argmax(1) for i in range(0, len(inputs), EVAL_BATCH)
+    ]
+    return torch.cat(outputs).numpy()
+
+
+def evaluate(model: torch.nn.Module, test: SliceSet, num_classes: int) -> float:
+    """Mean over foreground classes of Dice pooled over the whole test set.
+
+    Pooled: each class's Dice counts all its voxels of all test slices at once, so slices where a
+    class is tiny or absent do not weigh as much as the slices that carry most of it (a per-slice
+    mean would score an absent-and-not-predicted class as a perfect 1.0 on every such slice).
+    """
+    per_class = dice_per_label(predict(model, test.images), test.labels, range(1, num_classes))
+    return float(np.mean(list(per_class.values())))
+
+
+def _check(train: SliceSet, test: SliceSet, config: VictimConfig) -> None:
+    if config.architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown victim architecture {config.architecture!r}")
+    if config.num_classes < 2 or config.epochs < 1:
+        raise ValueError("need num_classes >= 2 (background included) and epochs >= 1")
+    for name, data in (("train", train), ("test", test)):
+        if len(data) == 0:
+            raise ValueError(f"{name} set is empty")
+        if data.labels.min() < 0 or data.labels.max() >= config.num_classes:
+            raise ValueError(f"{name} labels outside 0..{config.num_classes - 1}")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+
+
+def _random_flips(
+    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip each sample left-right and/or up-down with probability 1/2, image and label alike."""
+    images, labels = images.clone(), labels.clone()
+    for axis in (-1, -2):
+        chosen = torch.rand(len(images), generator=generator) < 0.5
+        images[chosen] = images[chosen].flip(axis)
+        labels[chosen] = labels[chosen].flip(axis)
+    return images, labels

@@ -1,0 +1,97 @@
+"""Protect one case: perturb, round to the stored dtype within budget, write, reload, measure.
+
+Every number recorded here is measured on the file as written and read back, never on the array
+in memory: that is what a downloader gets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medue import metrics
+from medue.datasets import LoadedCase
+from medue.intensity import apply_within_budget
+from medue.io import Volume, read_volume, write_volume
+from medue.methods.base import Perturber
+from medue.prepare import PreparedCase
+
+
+@dataclass
+class CaseResult:
+    """What the manifest records for one protected image."""
+
+    image_id: str
+    source: str
+    output: str
+    epsilon_native: float
+    window: dict
+    metrics: dict
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def protect_case(
+    loaded: LoadedCase,
+    prepared: PreparedCase,
+    perturber: Perturber,
+    output: Path,
+    derivation: str,
+) -> tuple[CaseResult, Volume]:
+    """Write one protected copy to ``output``; returns its record and the reloaded file."""
+    started = time.monotonic()
+    image = loaded.image
+    protected = perturbed_array(image, prepared, perturber)
+    written = write_volume(image.with_array(protected), output, derivation=derivation)
+    reloaded = read_volume(written)
+    budget = prepared.budget
+    measured = measure_change(image.array, reloaded.array)
+    if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
+        raise RuntimeError(f"budget exceeded on the written file {written}: {measured}")
+    result = CaseResult(
+        image_id=prepared.image_id,
+        source=str(loaded.case.image),
+        output=str(written),
+        epsilon_native=budget.epsilon_native,
+        window=budget.window.as_dict(),
+        metrics=measured,
+        seconds=round(time.monotonic() - started, 2),
+    )
+    return result, reloaded
+
+
+def perturbed_array(image: Volume, prepared: PreparedCase, perturber: Perturber) -> np.ndarray:
+    """The protected voxel values (native units, storable, within budget), shaped like ``image``."""
+    delta = perturber.perturb(prepared).reshape(image.shape)
+    change = prepared.budget.window.delta_to_native(delta)
+    return apply_within_budget(image.array, change, prepared.budget.epsilon_native, image.encoding)
+
+
+def measure_change(original: np.ndarray, protected: np.ndarray) -> dict:
+    """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics."""
+    original = np.asarray(original, dtype=np.float64)
+    protected = np.asarray(protected, dtype=np.float64)
+    data_range = float(original.max() - original.min()) or 1.0
+    return {
+        "psnr_db": metrics.psnr(original, protected, data_range=data_range),
+        "ssim": _ssim(original, protected, data_range),
+        "data_range": data_range,
+        "max_abs_change": metrics.max_abs_change(original, protected),
+        "rms_change": metrics.rms_change(original, protected),
+        "changed_fraction": float(np.mean(original != protected)),
+    }
+
+
+def _ssim(original: np.ndarray, protected: np.ndarray, data_range: float) -> float:
+    """3D (or 2D) SSIM where every axis fits the window; slice-wise for thin stacks."""
+    window = metrics.ssim_window_size()
+    if min(original.shape) >= window:
+        return metrics.ssim(original, protected, data_range=data_range)
+    if original.ndim == 3 and min(original.shape[1:]) >= window:
+        return metrics.ssim_slices(original, protected, data_range=data_range)
+    return float("nan")  # too small for an 11-voxel SSIM window

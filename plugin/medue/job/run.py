@@ -1,0 +1,257 @@
+"""Orchestration of a protect job: cases -> prepared -> fitted method -> protected files + records.
+
+One direction only: nothing computed later is fed back to an earlier step. A case that fails to
+load or prepare is recorded and skipped; the others go on. Progress is reported per phase
+("prepare", "fit", "apply"); the cancel token is checked between cases and between fit steps, and
+every file is written atomically, so a cancelled job leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medue import __version__
+from medue.batch import Failure
+from medue.budget import BudgetRequest
+from medue.datasets import Case, LoadedCase, load_case
+from medue.errors import InputError
+from medue.intensity import default_window
+from medue.io.atomic import atomic_path
+from medue.job.apply import CaseResult, protect_case
+from medue.job.outputs import (
+    REPORT_FOLDER,
+    check_output_folder,
+    copy_label,
+    fingerprint,
+    input_root,
+    output_for,
+)
+from medue.methods import FitOptions, fit_method
+from medue.methods.base import (
+    CancelToken,
+    NeverCancelled,
+    Perturber,
+    ProgressCallback,
+    check_cancel,
+    no_progress,
+)
+from medue.prepare import PreparedCase, RoiSpec, prepare_case
+from medue.report import case_figure, write_html
+
+ANISOTROPY_FOR_2D = 2.5
+
+
+@dataclass(frozen=True)
+class ProtectSettings:
+    """Everything a user chooses for a protect job (recorded whole in the manifest)."""
+
+    method: str = "umed"
+    roi: RoiSpec = field(default_factory=RoiSpec)
+    budget: BudgetRequest = field(default_factory=BudgetRequest)
+    ct_window: str = "soft_tissue"
+    mode: str = "auto"
+    iterations: int | None = None
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PreparedDataset:
+    """Cases that loaded and prepared cleanly, and the ones that did not."""
+
+    pairs: list[tuple[LoadedCase, PreparedCase]]
+    failures: list[Failure]
+    class_values: tuple[int, ...]
+    mode: str
+
+
+@dataclass
+class ProtectOutcome:
+    output: Path
+    manifest: Path
+    report: Path
+    results: list[CaseResult]
+    failures: list[Failure]
+
+
+def prepare_dataset(
+    cases: list[Case],
+    settings: ProtectSettings,
+    class_values: tuple[int, ...] | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> PreparedDataset:
+    """Load and prepare every case; the labels give the classes unless ``class_values`` does."""
+    cancel = cancel or NeverCancelled()
+    loaded, failures = [], []
+    for index, case in enumerate(cases):
+        check_cancel(cancel)
+        try:
+            loaded.append(load_case(case, require_label=settings.roi.box is None))
+        except InputError as error:
+            failures.append(Failure(error.source or str(case.image), error.problem))
+        progress("prepare", index + 1, len(cases) * 2)
+    values = class_values or _label_values(loaded, settings.roi)
+    pairs = []
+    for index, item in enumerate(loaded):
+        check_cancel(cancel)
+        try:
+            window = default_window(item.image.array, item.image.modality, settings.ct_window)
+            prepared = prepare_case(item, settings.roi, settings.budget, window, values)
+            pairs.append((item, prepared))
+        except InputError as error:
+            failures.append(Failure(error.source or str(item.case.image), error.problem))
+        progress("prepare", len(cases) + index + 1, len(cases) * 2)
+    return PreparedDataset(pairs, failures, tuple(values), _choose_mode(settings.mode, loaded))
+
+
+def fit_prepared(
+    dataset: PreparedDataset,
+    settings: ProtectSettings,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> Perturber:
+    if not dataset.pairs:
+        reasons = "; ".join(str(failure) for failure in dataset.failures[:5]) or "no cases"
+        raise InputError(None, f"no usable cases to fit on: {reasons}")
+    options = FitOptions(
+        mode=dataset.mode,
+        iterations=settings.iterations,
+        seed=settings.seed,
+        class_values=dataset.class_values,
+    )
+    prepared = [p for _, p in dataset.pairs]
+    return fit_method(settings.method, prepared, options, progress, cancel)
+
+
+def protect_dataset(
+    input_path: Path,
+    cases: list[Case],
+    output: Path,
+    settings: ProtectSettings,
+    perturber: Perturber | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> ProtectOutcome:
+    """Protect ``cases`` into ``output``; fit first unless a fitted ``perturber`` is given."""
+    cancel = cancel or NeverCancelled()
+    check_output_folder(input_path, output)
+    started = time.time()
+    class_values = perturber.class_values if perturber is not None else None
+    dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel)
+    if perturber is None:
+        perturber = fit_prepared(dataset, settings, progress, cancel)
+    generator_path = _save_generator(perturber, output)
+    results, failures = _apply_all(input_path, output, dataset, perturber, progress, cancel)
+    failures = dataset.failures + failures
+    record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
+    record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
+    manifest = _write_json(output / REPORT_FOLDER / "manifest.json", record)
+    report = write_html(
+        output / REPORT_FOLDER / "report.html",
+        f"MedUE protection report: {settings.method}",
+        {"settings": settings.as_dict(), "summary": record["summary"]},
+        record["cases"],
+        record["failed"],
+    )
+    return ProtectOutcome(output, manifest, report, [r for r, _, _ in results], failures)
+
+
+def _apply_all(input_path, output, dataset, perturber, progress, cancel):
+    root = input_root(input_path)
+    results, failures = [], []
+    derivation = f"unlearnable-example protection ({perturber.method})"
+    for index, (loaded, prepared) in enumerate(dataset.pairs):
+        check_cancel(cancel)
+        target = output_for(loaded.case.image, root, output)
+        try:
+            result, written = protect_case(loaded, prepared, perturber, target, derivation)
+        except InputError as error:
+            failures.append(Failure(error.source or str(loaded.case.image), error.problem))
+            continue
+        copy_label(loaded.case, root, output)
+        figure = output / REPORT_FOLDER / "figures" / f"{prepared.image_id}.png"
+        case_figure(
+            loaded.image.array, written.array, prepared.budget.window,
+            prepared.budget.epsilon_native, figure,
+        )  # fmt: skip
+        results.append((result, loaded.case, figure))
+        progress("apply", index + 1, len(dataset.pairs))
+    return results, failures
+
+
+def _save_generator(perturber: Perturber, output: Path) -> Path:
+    suffix = ".pt" if perturber.method == "umed" else ".json"
+    return perturber.save(output / REPORT_FOLDER / f"generator{suffix}")
+
+
+def _manifest(input_path, output, settings, perturber, generator_path, results, failures) -> dict:
+    cases = []
+    for result, case, figure in results:
+        entry = result.as_dict()
+        entry["input_sha256"] = fingerprint(case.image)
+        entry["output_sha256"] = fingerprint(Path(result.output))
+        entry["figure"] = str(figure.relative_to(output / REPORT_FOLDER))
+        cases.append(entry)
+    return {
+        "medue_version": __version__,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "input": str(input_path),
+        "output": str(output),
+        "settings": settings.as_dict(),
+        "method": perturber.describe(),
+        "generator": {"path": str(generator_path), "sha256": fingerprint(generator_path)},
+        "cases": cases,
+        "failed": [{"source": f.source, "problem": f.problem} for f in failures],
+        "summary": _summary(cases),
+    }
+
+
+def _summary(cases: list[dict]) -> dict:
+    if not cases:
+        return {"protected": 0}
+    psnr = [c["metrics"]["psnr_db"] for c in cases]
+    ssim = [c["metrics"]["ssim"] for c in cases]
+    return {
+        "protected": len(cases),
+        "psnr_db_mean": float(np.mean(psnr)),
+        "psnr_db_min": float(np.min(psnr)),
+        "ssim_mean": float(np.nanmean(ssim)),
+        "ssim_min": float(np.nanmin(ssim)),
+    }
+
+
+def _write_json(path: Path, data: dict) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def _label_values(loaded: list[LoadedCase], roi: RoiSpec) -> tuple[int, ...]:
+    if roi.label_values:
+        return tuple(roi.label_values)
+    values: set[int] = set()
+    for item in loaded:
+        if item.label is not None:
+            values.update(int(v) for v in np.unique(item.label) if v)
+    return tuple(sorted(values)) or (1,)
+
+
+def _choose_mode(requested: str, loaded: list[LoadedCase]) -> str:
+    """2D for 2D images and thick-slice volumes; 3D only when every volume is near-isotropic."""
+    if requested in ("2d", "3d"):
+        return requested
+    if requested != "auto":
+        raise InputError(None, f"unknown mode {requested!r} (choose auto, 2d or 3d)")
+    for item in loaded:
+        spacing = item.image.geometry.spacing
+        if len(spacing) == 2 or spacing[2] > ANISOTROPY_FOR_2D * min(spacing[:2]):
+            return "2d"
+    return "3d" if loaded else "2d"

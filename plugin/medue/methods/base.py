@@ -1,0 +1,59 @@
+"""What every protection method offers the job layer: fit on prepared cases, then perturb one case.
+
+A method's ``fit(cases, config, progress, cancel)`` returns a :class:`Perturber`; the perturber is
+what gets saved, loaded (in about a second, for previews) and applied to any number of images.
+The perturbation it returns is in normalised window units, zero outside ``case.allowed`` and
+within ``case.budget.epsilon``; the job layer maps it to native units and rounds it to the stored
+dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from medue.prepare import PreparedCase
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as ``progress(phase, done, total)``; phases: "fit", "apply"."""
+
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()`` (``threading.Event`` fits): checked between steps."""
+
+    def is_set(self) -> bool: ...
+
+
+class Cancelled(Exception):
+    """Raised when a cancel token is set; the work stops between two steps, nothing half-written."""
+
+
+class NeverCancelled:
+    def is_set(self) -> bool:
+        return False
+
+
+def no_progress(phase: str, done: int, total: int) -> None:
+    """The default progress callback: report nothing."""
+
+
+def check_cancel(cancel: CancelToken) -> None:
+    if cancel.is_set():
+        raise Cancelled("cancelled by the user")
+
+
+class Perturber(Protocol):
+    """A fitted method: deterministic, applies to any prepared case."""
+
+    method: str
+    class_values: tuple[int, ...]
+    """Label values the method was fitted for, in class order ((): any)."""
+
+    def perturb(self, case: PreparedCase) -> np.ndarray: ...
+
+    def describe(self) -> dict: ...
+
+    def save(self, path: str | Path) -> Path: ...

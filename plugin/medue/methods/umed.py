@@ -1,0 +1,332 @@
+"""UMed: contour- and texture-aware unlearnable perturbations for segmentation datasets.
+
+Two generators (../shared/methods.md, [design] lines): a contour generator built from
+central-difference convolutions, whose output is kept to the contour band, and a texture generator
+whose output in the ROI interior is clipped by the local texture map:
+
+    delta_c = eps * tanh(G_c(in)) * band
+    delta_t = clip(eps * tanh(G_t(in)), -eps * T * interior, +eps * T * interior)
+
+The supports are disjoint, so |delta| <= eps. The sum is rounded to whole storable steps with a
+straight-through estimator, so training sees exactly what the written file will hold.
+
+Training is min-min against a surrogate segmenter (CE + Dice): alternately one surrogate step on
+the perturbed patches (generators frozen) and one generator step that lowers the same loss
+(surrogate frozen). The perturbation becomes the easiest feature to learn; a victim trained on it
+learns it instead of the anatomy. Release is one generator pass over the ROI's bounding box.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+
+from medue.io.atomic import atomic_path
+from medue.methods.base import (
+    CancelToken,
+    NeverCancelled,
+    ProgressCallback,
+    check_cancel,
+    no_progress,
+)
+from medue.methods.patches import PatchBatch, key_region, key_tile, sample_batch
+from medue.networks.generator import PerturbationGenerator
+from medue.networks.surrogate import build_surrogate, segmentation_loss
+from medue.prepare import PreparedCase
+
+FORMAT = "medue-umed/1"
+
+
+@dataclass
+class UMedConfig:
+    """Every setting of a UMed fit; all of it goes into the saved generator and the manifest."""
+
+    mode: str = "2d"
+    patch: tuple[int, ...] = (1, 128, 128)
+    iterations: int = 300
+    batch_size: int = 8
+    lr_generator: float = 1e-3
+    lr_surrogate: float = 1e-3
+    theta: float = 0.7
+    features: tuple[int, ...] = (16, 32, 64)
+    use_key: bool = True
+    seed: int = 0
+    class_values: tuple[int, ...] = ()
+
+    @property
+    def spatial_dims(self) -> int:
+        return 2 if self.mode == "2d" else 3
+
+
+@dataclass
+class UMedPerturber:
+    """Trained UMed generators: ``perturb`` is one forward pass over a case's ROI region."""
+
+    config: UMedConfig
+    num_classes: int
+    contour: PerturbationGenerator
+    texture: PerturbationGenerator
+    tile: np.ndarray
+    history: dict = field(default_factory=dict)
+    method: str = "umed"
+
+    @property
+    def class_values(self) -> tuple[int, ...]:
+        return tuple(self.config.class_values)
+
+    def perturb(self, case: PreparedCase) -> np.ndarray:
+        delta = np.zeros(case.image.shape, dtype=np.float32)
+        box = _bounding_box(case.allowed, margin=2 * self.contour.size_multiple)
+        if box is None:
+            return delta
+        region = tuple(slice(lo, hi) for lo, hi in box)
+        inputs = _case_tensors(case, region, self.tile, self.config, self.num_classes)
+        with torch.no_grad():
+            raw = self._raw_maps(inputs["network_input"])
+            delta[region] = _to_numpy_layout(
+                compose(raw[:, :1], raw[:, 1:], inputs, self.config.spatial_dims),
+                self.config.spatial_dims,
+            )
+        return delta
+
+    def _raw_maps(self, network_input: torch.Tensor) -> torch.Tensor:
+        def predictor(x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([self.contour(x), self.texture(x)], dim=1)
+
+        roi = self.config.patch[1:] if self.config.spatial_dims == 2 else self.config.patch
+        self.contour.eval()
+        self.texture.eval()
+        return sliding_window_inference(network_input, roi, 8, predictor, overlap=0.25)
+
+    def describe(self) -> dict:
+        return {"method": self.method, "config": asdict(self.config), "history": self.history}
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        payload = {
+            "format": FORMAT,
+            "config": asdict(self.config),
+            "num_classes": self.num_classes,
+            "contour": self.contour.state_dict(),
+            "texture": self.texture.state_dict(),
+            "tile": torch.from_numpy(self.tile),
+            "history": self.history,
+        }
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return path
+
+
+def load_umed(path: str | Path) -> UMedPerturber:
+    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    config = UMedConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
+    )
+    contour, texture = _build_generators(config, payload["num_classes"])
+    contour.load_state_dict(payload["contour"])
+    texture.load_state_dict(payload["texture"])
+    return UMedPerturber(
+        config,
+        payload["num_classes"],
+        contour,
+        texture,
+        payload["tile"].numpy(),
+        payload["history"],
+    )
+
+
+def fit_umed(
+    cases: list[PreparedCase],
+    config: UMedConfig,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> UMedPerturber:
+    """Train the generators min-min against a fresh surrogate on ``cases``."""
+    cancel = cancel or NeverCancelled()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    num_classes = max(int(case.classes.max()) for case in cases) + 1
+    contour, texture = _build_generators(config, num_classes)
+    surrogate = build_surrogate(config.spatial_dims, num_classes)
+    tile = key_tile(config.seed, config.spatial_dims)
+    perturber = UMedPerturber(config, num_classes, contour, texture, tile)
+    trainer = _MinMinTrainer(perturber, surrogate)
+    started = time.monotonic()
+    for iteration in range(config.iterations):
+        check_cancel(cancel)
+        batch = sample_batch(cases, config.patch, config.batch_size, tile, rng)
+        trainer.step(_batch_tensors(batch, config, num_classes))
+        progress("fit", iteration + 1, config.iterations)
+    perturber.history = trainer.summary(time.monotonic() - started)
+    return perturber
+
+
+class _MinMinTrainer:
+    """One surrogate step on perturbed patches, then one generator step against it."""
+
+    def __init__(self, perturber: UMedPerturber, surrogate: torch.nn.Module) -> None:
+        self.perturber = perturber
+        self.surrogate = surrogate
+        generators = [*perturber.contour.parameters(), *perturber.texture.parameters()]
+        config = perturber.config
+        self.generator_params = generators
+        self.opt_generator = torch.optim.Adam(generators, lr=config.lr_generator)
+        self.opt_surrogate = torch.optim.Adam(surrogate.parameters(), lr=config.lr_surrogate)
+        self.loss = segmentation_loss()
+        self.surrogate_losses: list[float] = []
+        self.generator_losses: list[float] = []
+
+    def _delta(self, inputs: dict) -> torch.Tensor:
+        network_input = inputs["network_input"]
+        raw_c = self.perturber.contour(network_input)
+        raw_t = self.perturber.texture(network_input)
+        return compose(raw_c, raw_t, inputs, self.perturber.config.spatial_dims)
+
+    def step(self, inputs: dict) -> None:
+        image, target = inputs["image"], inputs["classes"]
+        self.perturber.contour.train()
+        self.perturber.texture.train()
+        with torch.no_grad():
+            delta = self._delta(inputs)
+        self._set_trainable(self.surrogate.parameters(), True)
+        self.surrogate.train()
+        self.opt_surrogate.zero_grad()
+        loss = self.loss(self.surrogate(image + delta), target)
+        loss.backward()
+        self.opt_surrogate.step()
+        self.surrogate_losses.append(loss.item())
+
+        self._set_trainable(self.surrogate.parameters(), False)
+        self.opt_generator.zero_grad()
+        loss = self.loss(self.surrogate(image + self._delta(inputs)), target)
+        loss.backward()
+        self.opt_generator.step()
+        self.generator_losses.append(loss.item())
+
+    @staticmethod
+    def _set_trainable(parameters, flag: bool) -> None:
+        for parameter in parameters:
+            parameter.requires_grad_(flag)
+
+    def summary(self, seconds: float) -> dict:
+        tail = max(1, len(self.surrogate_losses) // 10)
+        return {
+            "seconds": round(seconds, 1),
+            "final_surrogate_loss": float(np.mean(self.surrogate_losses[-tail:])),
+            "final_generator_loss": float(np.mean(self.generator_losses[-tail:])),
+            "surrogate_loss_curve": [round(v, 4) for v in self.surrogate_losses[::10]],
+        }
+
+
+def compose(raw_c: torch.Tensor, raw_t: torch.Tensor, inputs: dict, dims: int) -> torch.Tensor:
+    """Budgeted, masked, storable perturbation from the two raw generator maps."""
+    shape = (-1,) + (1,) * (dims + 1)
+    eps = inputs["epsilon"].view(shape)
+    step = inputs["step"].view(shape)
+    delta_contour = eps * torch.tanh(raw_c) * inputs["band"]
+    bound = eps * inputs["texture"] * inputs["interior"]
+    delta_texture = torch.clamp(eps * torch.tanh(raw_t), -bound, bound)
+    return quantise_ste(delta_contour + delta_texture, eps, step)
+
+
+def quantise_ste(delta: torch.Tensor, eps: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """Round to whole storable steps inside the budget; gradients pass straight through."""
+    has_step = step > 0
+    safe_step = torch.where(has_step, step, torch.ones_like(step))
+    levels = torch.floor(eps / safe_step + 1e-6)
+    rounded = torch.clamp(torch.round(delta / safe_step), -levels, levels) * safe_step
+    quantised = torch.where(has_step, rounded, delta)
+    return delta + (quantised - delta).detach()
+
+
+def _build_generators(config: UMedConfig, num_classes: int):
+    in_channels = 1 + (num_classes - 1) + 1 + int(config.use_key)
+    contour = PerturbationGenerator(
+        config.spatial_dims, in_channels, config.features, central_difference=True
+    )
+    texture = PerturbationGenerator(config.spatial_dims, in_channels, config.features)
+    for module in contour.modules():
+        if hasattr(module, "theta"):
+            module.theta = config.theta
+    return contour, texture
+
+
+def _network_input(image, classes, band, key, num_classes: int, use_key: bool) -> torch.Tensor:
+    """Channels: image, one-hot foreground classes, contour band, (key)."""
+    onehot = torch.nn.functional.one_hot(classes.long(), num_classes).movedim(-1, 1)[:, 1:]
+    parts = [image.unsqueeze(1), onehot.float(), band.unsqueeze(1)]
+    if use_key:
+        parts.append(key.unsqueeze(1))
+    return torch.cat(parts, dim=1)
+
+
+def _batch_tensors(batch: PatchBatch, config: UMedConfig, num_classes: int) -> dict:
+    """(B, d, h, w) arrays -> network tensors: (B, C, h, w) in 2D, (B, C, d, h, w) in 3D."""
+    t = {name: torch.from_numpy(np.ascontiguousarray(getattr(batch, name))) for name in
+         ("image", "classes", "band", "interior", "texture", "key")}  # fmt: skip
+    if config.spatial_dims == 2:
+        t = {name: value[:, 0] for name, value in t.items()}
+    return _assemble(
+        t, torch.from_numpy(batch.epsilon), torch.from_numpy(batch.step), config, num_classes
+    )
+
+
+def _case_tensors(case: PreparedCase, region, tile, config: UMedConfig, num_classes: int) -> dict:
+    """One case's ROI box as a batch: its slices in 2D, the whole box in 3D."""
+    starts = [s.start for s in region]
+    size = [s.stop - s.start for s in region]
+    arrays = {
+        "image": case.image[region],
+        "classes": case.classes[region],
+        "band": case.band[region].astype(np.float32),
+        "interior": case.interior[region].astype(np.float32),
+        "texture": case.texture[region],
+        "key": key_region(tile, starts, size),
+    }
+    t = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
+    count = size[0] if config.spatial_dims == 2 else 1
+    if config.spatial_dims == 3:
+        t = {name: value.unsqueeze(0) for name, value in t.items()}
+    eps = torch.full((count,), case.budget.epsilon, dtype=torch.float32)
+    step = torch.full((count,), case.budget.step, dtype=torch.float32)
+    return _assemble(t, eps, step, config, num_classes)
+
+
+def _assemble(t: dict, eps, step, config: UMedConfig, num_classes: int) -> dict:
+    network_input = _network_input(
+        t["image"].float(), t["classes"], t["band"].float(), t["key"].float(), num_classes,
+        config.use_key,
+    )  # fmt: skip
+    return {
+        "network_input": network_input,
+        "image": t["image"].float().unsqueeze(1),
+        "classes": t["classes"].long().unsqueeze(1),
+        "band": t["band"].float().unsqueeze(1),
+        "interior": t["interior"].float().unsqueeze(1),
+        "texture": t["texture"].float().unsqueeze(1),
+        "epsilon": eps.float(),
+        "step": step.float(),
+    }
+
+
+def _to_numpy_layout(delta: torch.Tensor, dims: int) -> np.ndarray:
+    """(Z, 1, h, w) in 2D or (1, 1, d, h, w) in 3D -> (z, y, x)."""
+    return delta[:, 0].numpy() if dims == 2 else delta[0, 0].numpy()
+
+
+def _bounding_box(mask: np.ndarray, margin: int) -> list[tuple[int, int]] | None:
+    """Box around the mask, grown in-plane by ``margin`` (not along z), clipped to the image."""
+    if not mask.any():
+        return None
+    coords = np.argwhere(mask)
+    lo, hi = coords.min(axis=0), coords.max(axis=0) + 1
+    grow = [0] + [margin] * (mask.ndim - 1)
+    return [
+        (max(0, int(a) - g), min(n, int(b) + g))
+        for a, b, g, n in zip(lo, hi, grow, mask.shape, strict=True)
+    ]

@@ -1,0 +1,117 @@
+"""Reports people look at: per-case PNGs (original | protected | amplified difference) and HTML.
+
+Images are shown at the case's intensity window (a clinical window for CT) and cropped around the
+ROI on the axial slice where the perturbation covers most voxels. The difference panel maps
+-eps..+eps to black..white (mid-grey = unchanged), so its amplification is stated in the caption.
+PNGs are written with SimpleITK: no plotting library needed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from medue.intensity import Window
+from medue.io.atomic import atomic_path
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em}"
+    "td,th{padding:4px 10px;text-align:left;vertical-align:top}"
+    "img{image-rendering:pixelated}"
+)
+MIN_CROP = 96
+PANEL_SIZE = 256
+
+
+def case_figure(
+    original: np.ndarray,
+    protected: np.ndarray,
+    window: Window,
+    epsilon: float,
+    path: Path,
+) -> Path:
+    """Write the three-panel PNG for one case (arrays in native units, 2D or (z, y, x))."""
+    original = np.asarray(original, dtype=np.float64)
+    protected = np.asarray(protected, dtype=np.float64)
+    if original.ndim == 2:
+        original, protected = original[np.newaxis], protected[np.newaxis]
+    change = protected - original
+    z = int(np.argmax(np.count_nonzero(change, axis=(1, 2))))
+    crop = _crop_box(change[z] != 0)
+    panels = [
+        _to_grey(window.normalise(original[z][crop])),
+        _to_grey(window.normalise(protected[z][crop])),
+        _to_grey(np.clip(0.5 + change[z][crop] / (2.0 * max(epsilon, 1e-12)), 0.0, 1.0)),
+    ]
+    montage = np.concatenate([_enlarge(p) for p in panels], axis=1)
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(sitk.GetImageFromArray(montage), str(tmp))
+    return path
+
+
+def _crop_box(changed: np.ndarray) -> tuple[slice, slice]:
+    if not changed.any():
+        return (slice(None), slice(None))
+    coords = np.argwhere(changed)
+    centre = (coords.min(axis=0) + coords.max(axis=0)) // 2
+    extent = max(MIN_CROP, int((coords.max(axis=0) - coords.min(axis=0)).max()) + 32)
+    slices = []
+    for c, n in zip(centre, changed.shape, strict=True):
+        lo = int(np.clip(c - extent // 2, 0, max(n - extent, 0)))
+        slices.append(slice(lo, min(n, lo + extent)))
+    return tuple(slices)
+
+
+def _to_grey(unit: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _enlarge(panel: np.ndarray) -> np.ndarray:
+    factor = max(1, PANEL_SIZE // max(panel.shape))
+    return np.kron(panel, np.ones((factor, factor), dtype=np.uint8))
+
+
+def write_html(
+    path: Path, title: str, settings: dict, cases: Sequence[dict], failed: Sequence[dict]
+):
+    """One self-contained page: settings, a row per case (figure beside its numbers), failures."""
+    rows = "\n".join(_case_row(case) for case in cases)
+    failures = "".join(
+        f"<li>{html.escape(f['source'])}: {html.escape(f['problem'])}</li>" for f in failed
+    )
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Each figure: original | protected | difference (black = -eps, white = +eps, grey = unchanged),
+on the axial slice with the most changed voxels, at the case's intensity window. Numbers are
+measured on the written files after reloading; PSNR and SSIM use the image's own dynamic range.</p>
+<pre>{html.escape(json.dumps(settings, indent=2))}</pre>
+<table><tr><th>case</th><th>figure</th><th>numbers</th></tr>
+{rows}
+</table>
+<h2>Failed inputs</h2><ul>{failures or "<li>none</li>"}</ul>
+</body></html>"""
+    with atomic_path(path) as tmp:
+        tmp.write_text(page)
+    return path
+
+
+def _case_row(case: dict) -> str:
+    m = case["metrics"]
+    window = case["window"]
+    numbers = (
+        f"PSNR {m['psnr_db']:.1f} dB (range {m['data_range']:g})<br>SSIM {m['ssim']:.4f}<br>"
+        f"max change {m['max_abs_change']:g} (eps {case['epsilon_native']:g})<br>"
+        f"RMS change {m['rms_change']:.3f}<br>changed voxels {100 * m['changed_fraction']:.2f}%<br>"
+        f"window {window['name']} [{window['low']:g}, {window['high']:g}]"
+    )
+    figure = case.get("figure")
+    image = (
+        f'<img src="{html.escape(figure)}" alt="{html.escape(case["image_id"])}">' if figure else ""
+    )
+    return f"<tr><td>{html.escape(case['image_id'])}</td><td>{image}</td><td>{numbers}</td></tr>"

@@ -1,0 +1,164 @@
+"""The protect job end to end on real cases: files, budget on disk, records, cancel, bad inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from medue.budget import BudgetRequest
+from medue.datasets import discover_cases
+from medue.io import read_volume
+from medue.io.atomic import TMP_PREFIX
+from medue.job import ProtectSettings, protect_dataset
+from medue.methods.base import Cancelled
+
+FAST = ProtectSettings(iterations=2)
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small_dataset(sample_dataset: Path, tmp_path_factory) -> Path:
+    """breast1 in three stored dtypes (int16 as shipped, uint8, float32) plus brain2."""
+    folder = tmp_path_factory.mktemp("small")
+    labels = folder / "labels/final"
+    labels.mkdir(parents=True)
+    image = sitk.ReadImage(str(sample_dataset / "breast1.nii.gz"))
+    label = sample_dataset / "labels/final/breast1.nii.gz"
+    for name, pixel in (
+        ("b_int16", None),
+        ("b_uint8", sitk.sitkUInt8),
+        ("b_float", sitk.sitkFloat32),
+    ):
+        converted = image if pixel is None else sitk.Cast(image, pixel)
+        sitk.WriteImage(converted, str(folder / f"{name}.nii.gz"))
+        shutil.copy(label, labels / f"{name}.nii.gz")
+    shutil.copy(sample_dataset / "brain2.nii.gz", folder)
+    shutil.copy(sample_dataset / "labels/final/brain2.nii.gz", labels)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def protected(small_dataset: Path, tmp_path_factory):
+    before = tree_hashes(small_dataset)
+    output = tmp_path_factory.mktemp("out") / "release"
+    outcome = protect_dataset(small_dataset, discover_cases(small_dataset), output, FAST)
+    return before, outcome
+
+
+def test_outputs_mirror_inputs_with_same_geometry_and_dtype(small_dataset, protected):
+    _, outcome = protected
+    assert not outcome.failures
+    for case in discover_cases(small_dataset):
+        original = read_volume(case.image)
+        written = read_volume(outcome.output / case.image.name)
+        assert written.array.dtype == original.array.dtype, case.image_id
+        assert written.geometry.matches(original.geometry, tolerance=1e-6)
+        label_copy = outcome.output / "labels/final" / case.label.name
+        assert label_copy.read_bytes() == case.label.read_bytes()
+
+
+def test_budget_holds_on_written_files_and_only_the_roi_changes(small_dataset, protected):
+    _, outcome = protected
+    for result in outcome.results:
+        original = read_volume(result.source).array.astype(np.float64)
+        written = read_volume(result.output).array.astype(np.float64)
+        change = np.abs(written - original)
+        assert change.max() <= result.epsilon_native
+        assert change.max() > 0, f"{result.image_id}: perturbation rounded away"
+        case = next(c for c in discover_cases(small_dataset) if c.image_id == result.image_id)
+        label = read_volume(case.label).array > 0
+        near_roi = sitk.GetArrayFromImage(
+            sitk.BinaryDilate(sitk.GetImageFromArray(label.astype(np.uint8)), [4, 4, 0])
+        ).astype(bool)
+        assert not change[~near_roi].any(), "changes outside the ROI and its band"
+
+
+def test_originals_untouched_and_manifest_complete(small_dataset, protected):
+    before, outcome = protected
+    assert tree_hashes(small_dataset) == before
+    manifest = json.loads(outcome.manifest.read_text())
+    assert manifest["settings"]["method"] == "umed"
+    assert manifest["method"]["config"]["seed"] == 0
+    assert len(manifest["cases"]) == 4 and not manifest["failed"]
+    for entry in manifest["cases"]:
+        assert entry["input_sha256"] != entry["output_sha256"]
+        assert entry["metrics"]["psnr_db"] > 40
+        assert (outcome.manifest.parent / entry["figure"]).is_file()
+    assert "b_uint8" in outcome.report.read_text()
+    assert not list(outcome.output.rglob(f"{TMP_PREFIX}*"))
+
+
+def test_same_seed_same_files(small_dataset, protected, tmp_path):
+    _, first = protected
+    again = protect_dataset(small_dataset, discover_cases(small_dataset), tmp_path / "r", FAST)
+    for a, b in zip(first.results, again.results, strict=True):
+        assert Path(a.output).read_bytes() == Path(b.output).read_bytes()
+
+
+def test_explicit_epsilon_in_native_units(small_dataset, tmp_path):
+    cases = [c for c in discover_cases(small_dataset) if c.image_id == "b_int16"]
+    settings = ProtectSettings(method="checkerboard", budget=BudgetRequest(preset=None, epsilon=3))
+    outcome = protect_dataset(small_dataset, cases, tmp_path / "r", settings)
+    [result] = outcome.results
+    assert result.epsilon_native == 3 and result.metrics["max_abs_change"] == 3
+
+
+class CancelAfter:
+    """Set after ``n`` apply steps: the job must stop between two cases."""
+
+    def __init__(self, n: int) -> None:
+        self.event = threading.Event()
+        self.n = n
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if phase == "apply" and done >= self.n:
+            self.event.set()
+
+
+def test_cancelled_job_leaves_no_partial_file(small_dataset, tmp_path):
+    cancel = CancelAfter(1)
+    output = tmp_path / "r"
+    with pytest.raises(Cancelled):
+        protect_dataset(
+            small_dataset, discover_cases(small_dataset), output, FAST, None,
+            cancel.progress, cancel.event,
+        )  # fmt: skip
+    written = [p for p in output.glob("*.nii.gz")]
+    assert len(written) == 1
+    assert not list(output.rglob(f"{TMP_PREFIX}*"))
+    read_volume(written[0])  # complete and readable
+
+
+def test_bad_cases_are_listed_and_the_rest_protected(small_dataset, tmp_path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(small_dataset, folder)
+    (folder / "broken.nii.gz").write_text("not an image")
+    label = sitk.ReadImage(str(folder / "labels/final/brain2.nii.gz"))
+    shutil.copy(folder / "brain2.nii.gz", folder / "nolesion.nii.gz")
+    sitk.WriteImage(label * 0, str(folder / "labels/final/nolesion.nii.gz"))
+    outcome = protect_dataset(folder, discover_cases(folder), tmp_path / "r", FAST)
+    assert {r.image_id for r in outcome.results} == {"b_float", "b_int16", "b_uint8", "brain2"}
+    problems = {Path(f.source).name: f.problem for f in outcome.failures}
+    assert "cannot be read" in problems["broken.nii.gz"]
+    assert "empty" in problems["nolesion.nii.gz"]
+
+
+def test_output_inside_input_is_refused(small_dataset):
+    from medue.errors import InputError
+
+    with pytest.raises(InputError, match="outside the input"):
+        protect_dataset(small_dataset, [], small_dataset / "release", FAST)

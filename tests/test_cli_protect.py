@@ -1,0 +1,77 @@
+"""``medue fit`` / ``medue protect`` as a user runs them, including Ctrl-C in the middle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from medue.io.atomic import TMP_PREFIX
+
+MEDUE = str(Path(sys.executable).parent / "medue")
+
+
+def medue(*args) -> subprocess.CompletedProcess:
+    command = [MEDUE, *map(str, args), "--no-progress"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def two_cases(sample_dataset: Path, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("two")
+    (folder / "labels/final").mkdir(parents=True)
+    for case in ("breast1", "brain2"):
+        shutil.copy(sample_dataset / f"{case}.nii.gz", folder)
+        shutil.copy(sample_dataset / f"labels/final/{case}.nii.gz", folder / "labels/final")
+    return folder
+
+
+def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):
+    generator = tmp_path / "gen.pt"
+    fitted = medue("fit", two_cases, generator, "--iterations", "2")
+    assert fitted.returncode == 0, fitted.stderr
+    assert generator.is_file() and "saved umed generator (2d)" in fitted.stdout
+    result = medue("protect", two_cases, tmp_path / "out", "--generator", generator)
+    assert result.returncode == 0, result.stderr
+    assert "protected 2 images" in result.stdout
+    manifest = json.loads((tmp_path / "out/medue/manifest.json").read_text())
+    assert manifest["method"]["config"]["iterations"] == 2  # the generator's, not refitted
+    assert manifest["method"]["config"]["class_values"] == [1]
+
+
+def test_bad_parameters_give_one_line(two_cases: Path, tmp_path):
+    for args, message in [
+        (("--epsilon", "-1"), "--epsilon must be a positive number"),
+        (("--labels", "a,b"), "--labels expects comma-separated integers"),
+        (("--iterations", "0"), "--iterations must be at least 1"),
+        (("--labels", "7"), "no voxels with the ROI label values [7]"),
+    ]:
+        result = medue("protect", two_cases, tmp_path / "o", *args)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert message in result.stderr, result.stderr
+    result = medue("protect", two_cases, tmp_path / "o", "--generator", tmp_path / "none.pt")
+    assert "generator file does not exist" in result.stderr
+
+
+def test_ctrl_c_leaves_no_partial_output(two_cases: Path, tmp_path):
+    output = tmp_path / "out"
+    command = [MEDUE, "protect", str(two_cases), str(output), "--iterations", "100000"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (output / "medue").exists() and process.poll() is None:  # wait until it is busy
+        time.sleep(0.5)
+        if time.monotonic() > deadline or (output.exists() and any(output.iterdir())):
+            break
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not list(output.rglob(f"{TMP_PREFIX}*")) if output.exists() else True
+    assert not list(output.rglob("*.nii.gz")) if output.exists() else True
