@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# README command 1: set up (idempotent), build the bundled sample data, run the main job on it.
+# README command 1: set up (idempotent), build the bundled sample data, protect it with UMed.
+# Output: out/sample_protected/ (protected copies + labels) and out/sample_protected/medue/
+# (report.html, manifest.json, figures, generator.pt). Extra args go to `medue protect`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 source "$repo/scripts/setup.sh"
@@ -7,3 +9,4 @@ source "$repo/scripts/setup.sh"
 export PYTHONPATH="$repo/plugin${PYTHONPATH:+:$PYTHONPATH}"
 "$venv/bin/python" "$repo/sample_data/build.py"
 "$venv/bin/medue" info "$repo/sample_data/build/pyradiomics"
+"$venv/bin/medue" protect "$repo/sample_data/build/pyradiomics" "$repo/out/sample_protected" "$@"

@@ -28,11 +28,11 @@ def test_compose_respects_masks_texture_and_budget():
     interior[..., 3:, :] = 1
     texture = torch.full(shape, 0.5)
     inputs = {
-        "band": band, "interior": interior, "texture": texture,
+        "band": band, "interior": interior, "texture": texture, "key": torch.ones(shape),
         "epsilon": torch.tensor([0.1]), "step": torch.tensor([0.0]),
     }  # fmt: skip
     big = torch.full(shape, 50.0)
-    delta = compose(big, big, inputs, dims=2)
+    delta = compose(big, big, inputs, UMedConfig())
     assert torch.allclose(delta[..., :2, :], torch.tensor(0.1))  # band: full epsilon
     assert torch.all(delta[..., 2, :] == 0)  # neither band nor interior
     assert torch.allclose(delta[..., 3:, :], torch.tensor(0.05))  # interior: eps * texture

@@ -2,9 +2,9 @@
 
 Every case is (z, y, x); a 2D patch is a (1, h, w) crop, a 3D patch (d, h, w). Crops that reach
 past the image are zero-padded (masks are zero there, so no perturbation is learned on padding).
-Also the fixed "key" pattern: a seeded +-1 tile repeated over absolute voxel coordinates, given to
-the generator as an input channel so it can draw class-specific high-frequency patterns (see
-docs/METHODS.md); the same voxel always sees the same key, in training crops and at release.
+Also the fixed "key": one seeded +-1 tile per class, repeated over absolute voxel coordinates;
+each voxel sees the tile of its own class. It is a generator input and UMed's starting pattern
+(see docs/METHODS.md); the same voxel always sees the same key, in training crops and at release.
 """
 
 from __future__ import annotations
@@ -19,20 +19,25 @@ from medue.prepare import PreparedCase
 KEY_TILE = 8
 
 
-def key_tile(seed: int, spatial_dims: int) -> np.ndarray:
-    """The seeded +-1 tile (KEY_TILE per in-plane side; 1 or KEY_TILE slices deep)."""
+def key_tile(seed: int, spatial_dims: int, num_classes: int) -> np.ndarray:
+    """Seeded +-1 tiles, (classes, depth, KEY_TILE, KEY_TILE); depth 1 in 2D, KEY_TILE in 3D."""
     depth = 1 if spatial_dims == 2 else KEY_TILE
     rng = np.random.default_rng(seed)
-    return rng.choice(np.array([-1.0, 1.0], np.float32), size=(depth, KEY_TILE, KEY_TILE))
+    shape = (num_classes, depth, KEY_TILE, KEY_TILE)
+    return rng.choice(np.array([-1.0, 1.0], np.float32), size=shape)
 
 
-def key_region(tile: np.ndarray, starts: Sequence[int], size: Sequence[int]) -> np.ndarray:
-    """The key over the box starting at ``starts`` (absolute voxel indices) of ``size``."""
+def key_region(
+    tiles: np.ndarray, classes: np.ndarray, starts: Sequence[int], size: Sequence[int]
+) -> np.ndarray:
+    """The key over the box at ``starts`` (absolute voxel indices): each voxel's class tile."""
     grids = [
         (np.arange(start, start + length) % period)
-        for start, length, period in zip(starts, size, tile.shape, strict=True)
+        for start, length, period in zip(starts, size, tiles.shape[1:], strict=True)
     ]
-    return tile[np.ix_(*grids)]
+    per_class = tiles[(slice(None), *np.ix_(*grids))]
+    index = np.clip(classes.astype(np.int64), 0, len(tiles) - 1)[np.newaxis]
+    return np.take_along_axis(per_class, index, axis=0)[0]
 
 
 @dataclass
@@ -70,7 +75,7 @@ def _crop(case: PreparedCase, patch: Sequence[int], tile, rng, roi_fraction: flo
     starts = [c - p // 2 for c, p in zip(centre, patch, strict=True)]
     arrays = [case.image, case.classes, case.band, case.interior, case.texture]
     cut = [_padded_crop(array, starts, patch) for array in arrays]
-    key = key_region(tile, starts, patch)
+    key = key_region(tile, cut[1], starts, patch)
     budget = case.budget
     return (*cut, key, np.float32(budget.epsilon), np.float32(budget.step))
 

@@ -55,6 +55,7 @@ class UMedConfig:
     theta: float = 0.7
     features: tuple[int, ...] = (16, 32, 64)
     use_key: bool = True
+    key_gain: float = 2.0
     seed: int = 0
     class_values: tuple[int, ...] = ()
 
@@ -89,7 +90,7 @@ class UMedPerturber:
         with torch.no_grad():
             raw = self._raw_maps(inputs["network_input"])
             delta[region] = _to_numpy_layout(
-                compose(raw[:, :1], raw[:, 1:], inputs, self.config.spatial_dims),
+                compose(raw[:, :1], raw[:, 1:], inputs, self.config),
                 self.config.spatial_dims,
             )
         return delta
@@ -153,7 +154,7 @@ def fit_umed(
     num_classes = max(int(case.classes.max()) for case in cases) + 1
     contour, texture = _build_generators(config, num_classes)
     surrogate = build_surrogate(config.spatial_dims, num_classes)
-    tile = key_tile(config.seed, config.spatial_dims)
+    tile = key_tile(config.seed, config.spatial_dims, num_classes)
     perturber = UMedPerturber(config, num_classes, contour, texture, tile)
     trainer = _MinMinTrainer(perturber, surrogate)
     started = time.monotonic()
@@ -185,7 +186,7 @@ class _MinMinTrainer:
         network_input = inputs["network_input"]
         raw_c = self.perturber.contour(network_input)
         raw_t = self.perturber.texture(network_input)
-        return compose(raw_c, raw_t, inputs, self.perturber.config.spatial_dims)
+        return compose(raw_c, raw_t, inputs, self.perturber.config)
 
     def step(self, inputs: dict) -> None:
         image, target = inputs["image"], inputs["classes"]
@@ -223,14 +224,20 @@ class _MinMinTrainer:
         }
 
 
-def compose(raw_c: torch.Tensor, raw_t: torch.Tensor, inputs: dict, dims: int) -> torch.Tensor:
-    """Budgeted, masked, storable perturbation from the two raw generator maps."""
-    shape = (-1,) + (1,) * (dims + 1)
+def compose(raw_c: torch.Tensor, raw_t: torch.Tensor, inputs: dict, config: UMedConfig):
+    """Budgeted, masked, storable perturbation from the two raw generator maps.
+
+    The class key, scaled by ``key_gain``, is added to both raw maps: the generators learn a
+    correction to a class-wise pattern instead of starting from nothing (docs/METHODS.md). The
+    texture bound never drops below one storable step, or the interior would round to zero.
+    """
+    shape = (-1,) + (1,) * (config.spatial_dims + 1)
     eps = inputs["epsilon"].view(shape)
     step = inputs["step"].view(shape)
-    delta_contour = eps * torch.tanh(raw_c) * inputs["band"]
-    bound = eps * inputs["texture"] * inputs["interior"]
-    delta_texture = torch.clamp(eps * torch.tanh(raw_t), -bound, bound)
+    prior = config.key_gain * inputs["key"] if config.use_key else 0.0
+    delta_contour = eps * torch.tanh(raw_c + prior) * inputs["band"]
+    bound = torch.maximum(eps * inputs["texture"], torch.minimum(step, eps)) * inputs["interior"]
+    delta_texture = torch.clamp(eps * torch.tanh(raw_t + prior), -bound, bound)
     return quantise_ste(delta_contour + delta_texture, eps, step)
 
 
@@ -286,7 +293,7 @@ def _case_tensors(case: PreparedCase, region, tile, config: UMedConfig, num_clas
         "band": case.band[region].astype(np.float32),
         "interior": case.interior[region].astype(np.float32),
         "texture": case.texture[region],
-        "key": key_region(tile, starts, size),
+        "key": key_region(tile, case.classes[region], starts, size),
     }
     t = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
     count = size[0] if config.spatial_dims == 2 else 1
@@ -309,6 +316,7 @@ def _assemble(t: dict, eps, step, config: UMedConfig, num_classes: int) -> dict:
         "band": t["band"].float().unsqueeze(1),
         "interior": t["interior"].float().unsqueeze(1),
         "texture": t["texture"].float().unsqueeze(1),
+        "key": t["key"].float().unsqueeze(1),
         "epsilon": eps.float(),
         "step": step.float(),
     }
