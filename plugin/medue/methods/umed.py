@@ -99,7 +99,10 @@ class UMedPerturber:
         def predictor(x: torch.Tensor) -> torch.Tensor:
             return torch.cat([self.contour(x), self.texture(x)], dim=1)
 
-        roi = self.config.patch[1:] if self.config.spatial_dims == 2 else self.config.patch
+        roi = self.config.patch
+        if self.config.spatial_dims == 2:  # whole slices in one pass: no overlapping windows
+            multiple = self.contour.size_multiple
+            roi = tuple(-(-n // multiple) * multiple for n in network_input.shape[2:])
         self.contour.eval()
         self.texture.eval()
         return sliding_window_inference(network_input, roi, 8, predictor, overlap=0.25)
