@@ -49,3 +49,14 @@ def test_saved_generator_reloads_and_gives_the_same_perturbation(sample_dataset,
     delta = perturber.perturb(prepared)
     assert np.abs(delta).max() <= prepared.budget.epsilon + 1e-7
     assert not delta[~prepared.allowed].any()
+
+
+def test_3d_mode_fits_and_perturbs_within_budget(sample_dataset):
+    case = next(c for c in discover_cases(sample_dataset) if c.image_id == "breast1")
+    prepared = prepare_case(load_case(case), RoiSpec(), BudgetRequest(preset="strong"))
+    config = UMedConfig(mode="3d", patch=(8, 32, 32), iterations=2, batch_size=2)
+    delta = fit_umed([prepared], config).perturb(prepared)
+    assert delta.shape == prepared.image.shape
+    assert np.abs(delta).max() <= prepared.budget.epsilon + 1e-7
+    assert np.abs(delta[prepared.allowed]).max() > 0
+    assert not delta[~prepared.allowed].any()
