@@ -36,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
         outcome = protect_dataset(args.input, cases, args.output, settings, perturber, bars)
     finally:
         bars.close()
-    summary = outcome.results and _summary_line(outcome)
-    if summary:
-        print(summary)
+    if outcome.results:
+        print(_summary_line(outcome))
     print(f"report: {outcome.report}\nmanifest: {outcome.manifest}")
     return report_failures(outcome.failures, len(cases))
 
