@@ -30,6 +30,11 @@ class Failure:
     def __str__(self) -> str:
         return f"{self.source}: {self.problem}"
 
+    @classmethod
+    def from_error(cls, error: InputError, fallback: object) -> Failure:
+        """The failure an InputError describes; ``fallback`` names the input if it does not."""
+        return cls(error.source or str(fallback), error.problem)
+
 
 def run_over_cases(
     cases: Iterable[Case],
@@ -45,7 +50,7 @@ def run_over_cases(
         try:
             results.append(work(case))
         except InputError as error:
-            failures.append(Failure(error.source or str(case.image), error.problem))
+            failures.append(Failure.from_error(error, case.image))
         except (MemoryError, RuntimeError, ValueError, OSError) as error:
             log.debug("unexpected failure on %s", case.image, exc_info=True)
             failures.append(Failure(str(case.image), f"{type(error).__name__}: {error}"))

@@ -33,5 +33,5 @@ def test_cdc_ignores_constant_offsets_when_theta_is_one():
 
 @pytest.mark.parametrize(("dims", "size"), [(2, (48, 64)), (3, (8, 16, 24))])
 def test_generator_keeps_the_size(dims, size):
-    net = PerturbationGenerator(dims, in_channels=3, features=(4, 8, 16), central_difference=True)
+    net = PerturbationGenerator(dims, in_channels=3, features=(4, 8, 16), central_difference=0.7)
     assert net(torch.zeros((2, 3) + size)).shape == (2, 1) + size

@@ -19,7 +19,7 @@ REPORT_FOLDER = "medue"
 
 
 def check_output_folder(input_path: Path, output: Path) -> None:
-    source = (input_path if input_path.is_dir() else input_path.parent).resolve()
+    source = input_root(input_path).resolve()
     target = output.resolve()
     if target == source or source in target.parents:
         raise InputError(

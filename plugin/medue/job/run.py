@@ -96,7 +96,7 @@ def prepare_dataset(
         try:
             loaded.append(load_case(case, require_label=settings.roi.box is None))
         except InputError as error:
-            failures.append(Failure(error.source or str(case.image), error.problem))
+            failures.append(Failure.from_error(error, case.image))
         progress("prepare", index + 1, len(cases) * 2)
     values = class_values or _label_values(loaded, settings.roi)
     pairs = []
@@ -107,7 +107,7 @@ def prepare_dataset(
             prepared = prepare_case(item, settings.roi, settings.budget, window, values)
             pairs.append((item, prepared))
         except InputError as error:
-            failures.append(Failure(error.source or str(item.case.image), error.problem))
+            failures.append(Failure.from_error(error, item.case.image))
         progress("prepare", len(cases) + index + 1, len(cases) * 2)
     return PreparedDataset(pairs, failures, tuple(values), _choose_mode(settings.mode, loaded))
 
@@ -174,7 +174,7 @@ def _apply_all(input_path, output, dataset, perturber, progress, cancel):
         try:
             result, written = protect_case(loaded, prepared, perturber, target, derivation)
         except InputError as error:
-            failures.append(Failure(error.source or str(loaded.case.image), error.problem))
+            failures.append(Failure.from_error(error, loaded.case.image))
             continue
         copy_label(loaded.case, root, output)
         figure = output / REPORT_FOLDER / "figures" / f"{prepared.image_id}.png"

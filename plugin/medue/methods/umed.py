@@ -178,7 +178,6 @@ class _MinMinTrainer:
         self.surrogate = surrogate
         generators = [*perturber.contour.parameters(), *perturber.texture.parameters()]
         config = perturber.config
-        self.generator_params = generators
         self.opt_generator = torch.optim.Adam(generators, lr=config.lr_generator)
         self.opt_surrogate = torch.optim.Adam(surrogate.parameters(), lr=config.lr_surrogate)
         self.loss = segmentation_loss()
@@ -257,12 +256,9 @@ def quantise_ste(delta: torch.Tensor, eps: torch.Tensor, step: torch.Tensor) -> 
 def _build_generators(config: UMedConfig, num_classes: int):
     in_channels = 1 + (num_classes - 1) + 1 + int(config.use_key)
     contour = PerturbationGenerator(
-        config.spatial_dims, in_channels, config.features, central_difference=True
+        config.spatial_dims, in_channels, config.features, central_difference=config.theta
     )
     texture = PerturbationGenerator(config.spatial_dims, in_channels, config.features)
-    for module in contour.modules():
-        if hasattr(module, "theta"):
-            module.theta = config.theta
     return contour, texture
 
 

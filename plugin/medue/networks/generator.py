@@ -2,8 +2,9 @@
 
 Fully convolutional, so one network trained on patches perturbs whole slices or volumes; sizes
 must be multiples of ``size_multiple`` (callers pad). The output is unbounded: the method turns it
-into a budgeted perturbation (tanh, masks, clipping). With ``central_difference=True`` every
-convolution is a CDC layer (UMed's contour generator); otherwise plain (its texture generator).
+into a budgeted perturbation (tanh, masks, clipping). With ``central_difference=theta`` every
+convolution is a CDC layer with that theta (UMed's contour generator); with None, plain
+convolutions (its texture generator).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from medue.networks.cdc import CentralDifferenceConv
 
 
 class _ConvBlock(nn.Module):
-    def __init__(self, dims: int, in_ch: int, out_ch: int, central_difference: bool) -> None:
+    def __init__(self, dims: int, in_ch: int, out_ch: int, central_difference: float | None):
         super().__init__()
         norm = nn.InstanceNorm2d if dims == 2 else nn.InstanceNorm3d
         layers: list[nn.Module] = []
         for channels_in in (in_ch, out_ch):
-            if central_difference:
-                layers.append(CentralDifferenceConv(dims, channels_in, out_ch))
+            if central_difference is not None:
+                layers.append(CentralDifferenceConv(dims, channels_in, out_ch, central_difference))
             else:
                 conv = nn.Conv2d if dims == 2 else nn.Conv3d
                 layers.append(conv(channels_in, out_ch, kernel_size=3, padding=1, bias=False))
@@ -40,7 +41,7 @@ class PerturbationGenerator(nn.Module):
         spatial_dims: int,
         in_channels: int,
         features: tuple[int, ...] = (16, 32, 64),
-        central_difference: bool = False,
+        central_difference: float | None = None,
     ) -> None:
         super().__init__()
         self.spatial_dims = spatial_dims
