@@ -25,7 +25,9 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--band-radius", type=int, default=3, help="contour band radius, voxels")
     group.add_argument("--ct-window", choices=list(CT_WINDOWS), default="soft_tissue")
     group.add_argument("--mode", choices=["auto", "2d", "3d"], default="auto")
-    group.add_argument("--iterations", type=int, help="training iterations (UMed default: 300)")
+    group.add_argument(
+        "--iterations", type=int, help="UMed training steps (default 300) or EMN rounds (10)"
+    )
     group.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -40,6 +40,7 @@ from medue.methods.base import (
     check_cancel,
     no_progress,
 )
+from medue.methods.baselines import BASELINES
 from medue.prepare import PreparedCase, RoiSpec, prepare_case
 from medue.report import case_figure, write_html
 
@@ -188,7 +189,7 @@ def _apply_all(input_path, output, dataset, perturber, progress, cancel):
 
 
 def _save_generator(perturber: Perturber, output: Path) -> Path:
-    suffix = ".pt" if perturber.method == "umed" else ".json"
+    suffix = ".json" if perturber.method in BASELINES else ".pt"
     return perturber.save(output / REPORT_FOLDER / f"generator{suffix}")
 
 

@@ -1,26 +1,40 @@
 """Protection methods behind one interface (see ``base``): fit on prepared cases, perturb a case.
 
-``fit_method`` picks the method by name; ``load_perturber`` reads any saved one (UMed generators
-are ``.pt`` files, baselines small ``.json`` files).
+``fit_method`` picks the method by name; ``load_perturber`` reads any saved one: baselines are
+small JSON files, UMed generators and EMN surrogates ``.pt`` files told apart by their ``format``.
+The file's content decides, not its suffix, so a file saved under any name loads.
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from medue.errors import InputError
+from medue.methods import emn, umed
 from medue.methods.base import CancelToken, Perturber, ProgressCallback, no_progress
 from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
+from medue.methods.emn import EMN_METHODS, EMNConfig, fit_emn, load_emn
 from medue.methods.umed import UMedConfig, fit_umed, load_umed
 from medue.prepare import PreparedCase
 
-METHODS = ("umed", *BASELINES)
+METHODS = ("umed", *EMN_METHODS, *BASELINES)
+LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn}
+"""Saved ``.pt`` formats and their loaders."""
+UNREADABLE = (OSError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)
+"""What reading a file that is not a generator raises (torch and json parsers included)."""
 
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Method settings a user may set; None means the method's default."""
+    """Method settings a user may set; None means the method's default.
+
+    ``iterations`` is UMed's generator steps and EMN's outer rounds; ``mode`` matters to UMed
+    only (EMN always works on 2D slices).
+    """
 
     mode: str = "2d"
     iterations: int | None = None
@@ -37,22 +51,45 @@ def fit_method(
 ) -> Perturber:
     if method in BASELINES:
         return BaselinePerturber(method=method, seed=options.seed)
-    if method != "umed":
-        raise InputError(None, f"unknown method {method!r} (choose one of: {', '.join(METHODS)})")
+    if method in EMN_METHODS:
+        return fit_emn(cases, _emn_config(method, options), progress, cancel)
+    if method == "umed":
+        return fit_umed(cases, _umed_config(options), progress, cancel)
+    raise InputError(None, f"unknown method {method!r} (choose one of: {', '.join(METHODS)})")
+
+
+def _umed_config(options: FitOptions) -> UMedConfig:
     config = UMedConfig(mode=options.mode, seed=options.seed, class_values=options.class_values)
     if options.mode == "3d":
         config.patch = (16, 64, 64)
     if options.iterations is not None:
         config.iterations = options.iterations
-    return fit_umed(cases, config, progress, cancel)
+    return config
+
+
+def _emn_config(method: str, options: FitOptions) -> EMNConfig:
+    config = EMNConfig(method=method, seed=options.seed, class_values=options.class_values)
+    if options.iterations is not None:
+        config.iterations = options.iterations
+    return config
 
 
 def load_perturber(path: str | Path) -> Perturber:
-    """Load a saved generator (``.pt``) or baseline (``.json``)."""
+    """Load a saved baseline (JSON), UMed generator or EMN surrogate (``.pt``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "generator file does not exist")
     try:
-        return load_baseline(path) if path.suffix == ".json" else load_umed(path)
-    except (OSError, KeyError, ValueError, RuntimeError) as error:
+        with path.open("rb") as handle:
+            is_json = handle.read(1) == b"{"
+        return load_baseline(path) if is_json else _load_torch(path)
+    except UNREADABLE as error:
         raise InputError(path, f"not a MedUE generator file ({type(error).__name__})") from None
+
+
+def _load_torch(path: Path) -> Perturber:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    loader = LOADERS.get(payload.get("format")) if isinstance(payload, dict) else None
+    if loader is None:
+        raise ValueError("unknown generator format")
+    return loader(path)

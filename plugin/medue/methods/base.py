@@ -2,7 +2,8 @@
 
 A method's ``fit(cases, config, progress, cancel)`` returns a :class:`Perturber`; the perturber is
 what gets saved, loaded (in about a second, for previews) and applied to any number of images.
-The perturbation it returns is in normalised window units, zero outside ``case.allowed`` and
+The perturbation it returns is in normalised window units, zero outside the method's region
+(``case.allowed`` for ROI methods, the whole image for ``*-image`` baselines) and
 within ``case.budget.epsilon``; the job layer maps it to native units and rounds it to the stored
 dtype.
 """

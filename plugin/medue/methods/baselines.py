@@ -1,10 +1,16 @@
-"""Reference perturbations every benchmark sets UMed beside, at the same budget and region.
+"""Reference perturbations every benchmark sets UMed beside, at the same budget, and their regions.
 
 - ``random``: uniform noise in [-eps, eps] over the ROI and its contour band (seeded per image).
-- ``checkerboard``: a fixed +-eps checkerboard over the same region. A trivial marker: it collapses
+- ``random-image``: the same noise over the whole image. The ROI-only variant asks whether the
+  region matters; this one is the classic "is it just noise?" control of the literature.
+- ``checkerboard``: a fixed +-eps checkerboard over the ROI region. A trivial marker: it collapses
   an undefended victim at high PSNR (../shared/methods.md), so the learned method has to beat it
   where the marker fails (smaller budgets, the attacker's filters).
-Neither needs fitting; both are saved as a small JSON file so the CLI treats them like a generator.
+None needs fitting; each is saved as a small JSON file so the CLI treats it like a generator.
+
+The region a method may touch is part of the method, not of the case: a method named ``*-image``
+perturbs every voxel, any other method only ``case.allowed`` (band | interior). ``region_mask``
+is the one place that turns that name into voxels, for these baselines and for EMN alike.
 """
 
 from __future__ import annotations
@@ -19,7 +25,21 @@ import numpy as np
 from medue.io.atomic import atomic_path
 from medue.prepare import PreparedCase
 
-BASELINES = ("random", "checkerboard")
+BASELINES = ("random", "random-image", "checkerboard")
+WHOLE_IMAGE_SUFFIX = "-image"
+REGIONS = ("roi", "image")
+
+
+def region_of(method: str) -> str:
+    """``"image"`` for the whole-image variants (``*-image``), ``"roi"`` for everything else."""
+    return "image" if method.endswith(WHOLE_IMAGE_SUFFIX) else "roi"
+
+
+def region_mask(case: PreparedCase, region: str) -> np.ndarray:
+    """The voxels a method with this region may change: ``case.allowed``, or all of them."""
+    if region not in REGIONS:
+        raise ValueError(f"unknown region {region!r} (choose one of: {', '.join(REGIONS)})")
+    return np.ones_like(case.allowed) if region == "image" else case.allowed
 
 
 @dataclass
@@ -28,18 +48,23 @@ class BaselinePerturber:
     seed: int = 0
     class_values: tuple[int, ...] = ()
 
+    @property
+    def region(self) -> str:
+        return region_of(self.method)
+
     def perturb(self, case: PreparedCase) -> np.ndarray:
+        """``eps * pattern`` on the method's region, zero elsewhere (float32, (z, y, x))."""
         eps = case.budget.epsilon
-        if self.method == "random":
+        if self.method.removesuffix(WHOLE_IMAGE_SUFFIX) == "random":
             rng = np.random.default_rng([self.seed, zlib.crc32(case.image_id.encode())])
             pattern = rng.uniform(-1.0, 1.0, size=case.image.shape)
         else:
             z, y, x = np.indices(case.image.shape, sparse=True)
             pattern = np.where((y + x) % 2 == 0, 1.0, -1.0) * np.ones_like(z)
-        return (eps * pattern * case.allowed).astype(np.float32)
+        return (eps * pattern * region_mask(case, self.region)).astype(np.float32)
 
     def describe(self) -> dict:
-        return {"method": self.method, "seed": self.seed}
+        return {"method": self.method, "region": self.region, "seed": self.seed}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -50,4 +75,6 @@ class BaselinePerturber:
 
 def load_baseline(path: str | Path) -> BaselinePerturber:
     data = json.loads(Path(path).read_text())
+    if data["method"] not in BASELINES:
+        raise ValueError(f"unknown baseline {data['method']!r}")
     return BaselinePerturber(method=data["method"], seed=int(data.get("seed", 0)))
