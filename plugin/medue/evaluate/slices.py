@@ -8,6 +8,7 @@ way a generic pipeline would, cut into axial slices.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +34,21 @@ class SliceSet:
         return len(self.ids)
 
 
-def load_slices(folder: str | Path, min_foreground: int = 1) -> SliceSet:
+def load_slices(
+    folder: str | Path, min_foreground: int = 1, ids: Collection[str] | None = None
+) -> SliceSet:
     """Every labelled slice of a dataset folder, normalised per case and padded to one size.
 
     A 2D image is one slice; a 3D volume gives its axial slices (axis 0). A slice is kept when its
     label has at least ``min_foreground`` non-zero voxels (the criterion is applied to 2D images
     too; with the default of 1 it never drops one, as empty labels are refused on loading).
-    Ids are the image id, plus ``/z<index>`` for slices of a volume.
+    Ids are the image id, plus ``/z<index>`` for slices of a volume. ``ids`` keeps only those
+    image ids (a train/test split).
     """
-    images, labels, ids = [], [], []
+    images, labels, names_kept = [], [], []
     for case in discover_cases(folder):
+        if ids is not None and case.image_id not in ids:
+            continue
         loaded = load_case(case, require_label=True)
         volume = normalise(loaded.image)
         label = loaded.label
@@ -54,14 +60,14 @@ def load_slices(folder: str | Path, min_foreground: int = 1) -> SliceSet:
             if np.count_nonzero(target) >= min_foreground:
                 images.append(image)
                 labels.append(target.astype(np.int64))
-                ids.append(name)
-    if not ids:
+                names_kept.append(name)
+    if not names_kept:
         raise InputError(Path(folder), f"no slice with >= {min_foreground} labelled voxels")
     height, width = (_round_up(max(a.shape[i] for a in images)) for i in (0, 1))
     return SliceSet(
         images=np.stack([pad_centred(a, height, width) for a in images]).astype(np.float32),
         labels=np.stack([pad_centred(a, height, width) for a in labels]),
-        ids=ids,
+        ids=names_kept,
     )
 
 

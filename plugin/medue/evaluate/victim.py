@@ -5,6 +5,10 @@ copy fails on clean scans, so the victim must be independent of the protector (i
 architecture, initialisation and schedule) and scored on *clean* test slices after every epoch:
 the best epoch is what an attacker with a clean validation set would pick (early stopping), and
 the final epoch what one without it would get.
+
+The attacker may also fight back (``VictimConfig.countermeasure``, see
+``medue.evaluate.countermeasures``): a data-side countermeasure transforms the training slices once,
+a training-side one changes every batch. The test slices always stay clean.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +25,7 @@ from monai.losses import DiceCELoss
 from monai.networks.nets import AttentionUnet, SegResNet, UNet
 from torch.utils.data import DataLoader, TensorDataset
 
+from medue.evaluate.countermeasures import Countermeasure, get_countermeasure
 from medue.evaluate.slices import SliceSet
 from medue.metrics import dice_per_label
 
@@ -38,6 +44,7 @@ class VictimConfig:
     seed: int = 0
     num_classes: int  # including background
     augment: bool = False  # random horizontal and vertical flips
+    countermeasure: str = "none"  # a name in medue.evaluate.countermeasures.COUNTERMEASURES
 
 
 @dataclass
@@ -50,6 +57,7 @@ class VictimResult:
     best_epoch: int  # 1-based
     final_dsc: float
     seconds: float
+    countermeasure: dict[str, Any] = field(default_factory=lambda: Countermeasure().as_dict())
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,21 +84,27 @@ def train_victim(
     """Train from scratch on ``train`` (Adam, Dice + CE) and score on ``test`` after each epoch.
 
     Deterministic for ``config.seed`` on a given machine and thread count: the seed fixes the
-    initial weights, the batch order and the flips. ``progress(epoch, epochs, dsc)`` is called
-    after each epoch (1-based).
+    initial weights, the batch order, the flips and the countermeasure's randomness.
+    ``progress(epoch, epochs, dsc)`` is called after each epoch (1-based). The countermeasure's
+    ``preprocess`` sees the training slices only (before the timer starts), its batch hook runs
+    after the flips on every batch.
     """
     _check(train, test, config)
+    countermeasure = get_countermeasure(config.countermeasure)
+    train_images = countermeasure.preprocess(train.images)
+    hook = countermeasure.batch_hook()
     _seed_everything(config.seed)
     model = build_network(config.architecture, config.num_classes)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     loader = DataLoader(
-        TensorDataset(_tensor(train.images)[:, None], torch.from_numpy(train.labels)[:, None]),
+        TensorDataset(_tensor(train_images)[:, None], torch.from_numpy(train.labels)[:, None]),
         batch_size=config.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(config.seed),
     )
     flips = torch.Generator().manual_seed(config.seed + 1)
+    hook_generator = torch.Generator().manual_seed(config.seed + 2)
     start = time.perf_counter()
     scores, losses = [], []
     for epoch in range(1, config.epochs + 1):
@@ -99,6 +113,8 @@ def train_victim(
         for images, labels in loader:
             if config.augment:
                 images, labels = _random_flips(images, labels, flips)
+            if hook is not None:
+                images, labels = hook(model, loss_fn, images, labels, hook_generator)
             optimiser.zero_grad()
             loss = loss_fn(model(images), labels)
             loss.backward()
@@ -116,6 +132,7 @@ def train_victim(
         best_epoch=best + 1,
         final_dsc=scores[-1],
         seconds=time.perf_counter() - start,
+        countermeasure=countermeasure.as_dict(),
     )
 
 
