@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
-LABELS = {"prepare": "reading", "fit": "training", "apply": "protecting"}
+LABELS = {
+    "prepare": "reading",
+    "fit": "training",
+    "apply": "protecting",
+    "victims": "victim runs",
+}
 
 
 class PhaseBars:

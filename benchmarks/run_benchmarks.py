@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""The one entry point behind docs/BENCHMARKS.md: protect, then attack, on two real datasets.
+
+Usage: ``python benchmarks/run_benchmarks.py [--scale small|full] [--out benchmarks/results]``
+
+1. MNI152 2D brain tissue (``mni152_data.py``): every release of the scale's ``Plan`` is made
+   by the real ``protect_dataset`` job on the training slices; ``evaluate_release`` trains victims
+   on it and on the clean slices and tests them on the clean test slices. The default release
+   also faces every countermeasure.
+2. The pyradiomics lesion sample data (``sample_data/build.py``): the same, split by patient,
+   with a 3D UNet victim beside the 2D ones.
+Everything is resumable: a release whose manifest exists is reused, and victim runs are stored in
+``<out>/<dataset>/runs.json``. ``small`` (the default) takes about 30-40 min on 2 CPU cores;
+``full`` adds seeds, epochs and countermeasure coverage for a GPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from medue.budget import BudgetRequest
+from medue.datasets import discover_cases
+from medue.evaluate.experiment import EvaluationSettings, evaluate_release
+from medue.evaluate.plots import metric_vs_psnr
+from medue.evaluate.runs import ResultStore
+from medue.job import ProtectSettings, protect_dataset
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_RELEASE = "umed:balanced"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one dataset gets at one scale."""
+
+    releases: tuple[str, ...]
+    victims: tuple[str, ...]
+    seeds: tuple[int, ...]
+    attacks: tuple[str, ...]  # countermeasures run against the default release
+    attack_victims: tuple[str, ...]
+    attack_seeds: tuple[int, ...]
+    epochs: int = 10
+
+
+# MNI152 is MR (24:1 codecs); the lesion data mixes CT and MR, so it gets the stricter CT 15:1.
+MR_ATTACKS = (
+    "gaussian",
+    "median",
+    "downup",
+    "jpeg_mr",
+    "jpeg2000_mr",
+    "rewindow",
+    "augment",
+    "pgd",
+)
+CT_ATTACKS = ("gaussian", "median", "downup", "jpeg", "jpeg2000", "rewindow", "augment", "pgd")
+ALL_RELEASES = (
+    "umed:imperceptible", DEFAULT_RELEASE, "umed:strong", "random:balanced",
+    "random-image:balanced", "checkerboard:balanced", "emn:balanced", "emn-image:balanced",
+)  # fmt: skip
+SCALES = {
+    "small": {
+        "mni152": Plan(ALL_RELEASES, ("unet", "segresnet"), (0, 1, 2), MR_ATTACKS, ("unet",),
+                       (0, 1, 2)),
+        "lesion": Plan((DEFAULT_RELEASE, "random:balanced", "checkerboard:balanced",
+                        "emn:balanced"), ("unet", "unet3d"), (0,), CT_ATTACKS, ("unet",), (0,)),
+    },
+    "full": {
+        "mni152": Plan(ALL_RELEASES, ("unet", "segresnet", "attentionunet"), (0, 1, 2, 3, 4),
+                       MR_ATTACKS, ("unet", "segresnet"), (0, 1, 2), epochs=30),
+        "lesion": Plan(ALL_RELEASES, ("unet", "segresnet", "unet3d"), (0, 1, 2), CT_ATTACKS,
+                       ("unet", "unet3d"), (0, 1, 2), epochs=30),
+    },
+}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=list(SCALES), default="small")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--datasets", nargs="+", default=["mni152", "lesion"])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    plans = SCALES[args.scale]
+    out = args.out.resolve()
+    summary = {}
+    if "mni152" in args.datasets:
+        data = out / "mni152"
+        _run([sys.executable, str(HERE / "mni152_data.py"), "--out", str(data)])
+        summary["mni152"] = bench_dataset(
+            "mni152", data / "train", out, plans["mni152"], test_folder=data / "test"
+        )
+    if "lesion" in args.datasets:
+        _run([sys.executable, str(ROOT / "sample_data" / "build.py")])
+        lesion = ROOT / "sample_data" / "build" / "pyradiomics"
+        summary["lesion"] = bench_dataset(
+            "lesion", lesion, out, plans["lesion"], test_cases=("brain2", "lung2")
+        )
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    pages = [(out / name / "results.md").read_text() for name in summary]
+    (out / "summary.md").write_text("\n\n".join(pages))
+    print("\n\n".join(pages))
+    return 0
+
+
+def bench_dataset(
+    name: str,
+    clean: Path,
+    out: Path,
+    plan: Plan,
+    test_folder: Path | None = None,
+    test_cases: tuple[str, ...] = (),
+) -> dict:
+    """Every release undefended, then the default release against every countermeasure."""
+    store = ResultStore(out / name / "runs.json")
+    base = EvaluationSettings(
+        victims=plan.victims, seeds=plan.seeds, epochs=plan.epochs, test_cases=test_cases
+    )
+    results = {}
+    for release_name in plan.releases:
+        release = make_release(name, clean, out, release_name)
+        log(f"{name} {release_name}: evaluating")
+        results[release_name] = evaluate_release(
+            clean, release, out / name / "evaluations" / _slug(release_name), base,
+            test_folder=test_folder, store=store,
+        )  # fmt: skip
+    attacked = replace(
+        base,
+        victims=plan.attack_victims,
+        seeds=plan.attack_seeds,
+        countermeasures=("none", *plan.attacks),
+    )
+    log(f"{name} {DEFAULT_RELEASE}: countermeasures")
+    results["countermeasures"] = evaluate_release(
+        clean, make_release(name, clean, out, DEFAULT_RELEASE),
+        out / name / "evaluations" / "countermeasures", attacked, test_folder=test_folder,
+        store=store,
+    )  # fmt: skip
+    write_dataset_summary(name, plan.releases, results, out / name)
+    return {key: value["rows"] for key, value in results.items()}
+
+
+def make_release(dataset: str, clean: Path, out: Path, release_name: str) -> Path:
+    """Protect ``clean`` with method:preset unless that release already exists."""
+    release = out / dataset / "releases" / _slug(release_name)
+    manifest = release / "medue" / "manifest.json"
+    if manifest.exists():
+        return release
+    method, preset = release_name.split(":")
+    log(f"{dataset} {release_name}: protecting")
+    settings = ProtectSettings(method=method, budget=BudgetRequest(preset=preset))
+    started = time.monotonic()
+    protect_dataset(clean, discover_cases(clean), release, settings)
+    log(f"{dataset} {release_name}: protected in {time.monotonic() - started:.0f} s")
+    return release
+
+
+def write_dataset_summary(
+    name: str, releases: tuple[str, ...], results: dict, folder: Path
+) -> None:
+    """results.md per dataset: one line per release, then the countermeasure table; a plot."""
+    lines = [
+        f"## {name}",
+        "",
+        "| release | victim | PSNR mean / min (dB) | SSIM | max change | clean DSC best"
+        " | protected DSC best | protected / clean | protected DSC final |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    points = []
+    for release_name in releases:
+        result = results[release_name]
+        imp = result["imperceptibility"]
+        for row in result["rows"]:
+            lines.append(
+                f"| {release_name} | {row['victim']} | {imp['psnr_db_mean']:.1f} / "
+                f"{imp['psnr_db_min']:.1f} | {imp['ssim_mean']:.4f} | {imp['max_abs_change']:g} | "
+                f"{_pm(row['clean_best'])} | {_pm(row['protected_best'])} | {row['ratio']:.0%} | "
+                f"{_pm(row['protected_final'])} |"
+            )
+            if row["victim"] == "unet":
+                points.append((release_name, imp["psnr_db_mean"], row["protected_best"][0]))
+                clean_point = ("clean", 0.0, row["clean_best"][0])
+    metric_vs_psnr([clean_point, *points], folder / "dsc_vs_psnr.png")
+    lines += ["", f"### {name}: {DEFAULT_RELEASE} against countermeasures", ""]
+    lines.append((folder / "evaluations" / "countermeasures" / "results.md").read_text())
+    (folder / "results.md").write_text("\n".join(lines))
+    log(f"{name}: wrote {folder / 'results.md'}")
+
+
+def _pm(pair: list[float]) -> str:
+    return f"{pair[0]:.3f} ± {pair[1]:.3f}"
+
+
+def _slug(release_name: str) -> str:
+    return release_name.replace(":", "-")
+
+
+def _run(command: list[str]) -> None:
+    subprocess.run(command, check=True)
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""``medue evaluate`` as a user runs it, on the real sample data and a real protected copy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli_protect import medue
+
+
+@pytest.fixture(scope="module")
+def release(sample_dataset: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release") / "protected"
+    result = medue("protect", sample_dataset, out, "--method", "checkerboard", "--preset", "strong")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_evaluate_writes_results_and_resumes(sample_dataset: Path, release: Path, tmp_path):
+    args = ("evaluate", sample_dataset, release, tmp_path / "ev", "--test-cases", "brain2",
+            "--victims", "unet", "--seeds", "0", "--epochs", "1")  # fmt: skip
+    first = medue(*args)
+    assert first.returncode == 0, first.stderr
+    results = json.loads((tmp_path / "ev/results.json").read_text())
+    assert results["split"]["test"] == ["brain2"]
+    assert len(results["runs"]) == 2  # clean and protected
+    assert {r["spec"]["source"] for r in results["runs"]} == {"clean", "protected"}
+    assert 0 <= results["rows"][0]["protected_best"][0] <= 1
+    assert 40 < results["imperceptibility"]["psnr_db_mean"] < 200
+    assert (tmp_path / "ev/learning_curves.png").stat().st_size > 1000
+    assert "| unet | none | 1 |" in first.stdout
+    stored = (tmp_path / "ev/runs.json").read_text()
+    started = time.monotonic()
+    second = medue(*args)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "ev/runs.json").read_text() == stored  # reused, not retrained
+    assert time.monotonic() - started < 60
+
+
+def test_evaluate_refuses_a_copy_missing_training_cases(sample_dataset: Path, tmp_path):
+    partial = tmp_path / "partial"
+    (partial / "labels/final").mkdir(parents=True)
+    for name in ("brain1.nii.gz", "brain2.nii.gz"):
+        (partial / name).write_bytes((sample_dataset / name).read_bytes())
+    result = medue("evaluate", sample_dataset, partial, tmp_path / "ev", "--test-cases", "brain2")
+    assert result.returncode == 2
+    assert "protected copy lacks training case(s): breast1, lung1, lung2" in result.stderr
+    assert "Traceback" not in result.stderr
