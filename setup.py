@@ -23,6 +23,8 @@ INSTALL_REQUIRES = [
     "scikit-image>=0.21",
     "tqdm>=4.60",
     "requests>=2.31",
+    "Pillow>=10",  # JPEG / JPEG 2000 countermeasures in medue evaluate
+    "matplotlib>=3.7",  # evaluation plots (Agg backend)
     # MNI152 template + tissue maps ship inside the wheel: the 2D benchmark's real data.
     "nilearn>=0.10",
 ]

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from medue.prepare import PreparedCase
+
+T = TypeVar("T")
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called as ``progress(phase, done, total)``; phases: "fit", "apply"."""
@@ -39,6 +41,11 @@ class NeverCancelled:
 
 def no_progress(phase: str, done: int, total: int) -> None:
     """The default progress callback: report nothing."""
+
+
+def config_from_saved(config_class: type[T], saved: dict) -> T:
+    """A method's config dataclass from its saved dict (lists back to tuples, as in the class)."""
+    return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
 
 
 def check_cancel(cancel: CancelToken) -> None:

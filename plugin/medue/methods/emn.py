@@ -54,6 +54,7 @@ from medue.methods.base import (
     NeverCancelled,
     ProgressCallback,
     check_cancel,
+    config_from_saved,
     no_progress,
 )
 from medue.methods.baselines import region_mask, region_of
@@ -178,9 +179,7 @@ def load_emn(path: str | Path) -> EMNPerturber:
     payload = torch.load(Path(path), map_location="cpu", weights_only=True)
     if payload.get("format") != FORMAT:
         raise ValueError(f"not an EMN file (format {payload.get('format')!r})")
-    config = EMNConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
-    )
+    config = config_from_saved(EMNConfig, payload["config"])
     surrogate = build_surrogate(2, payload["num_classes"])
     surrogate.load_state_dict(payload["surrogate"])
     return EMNPerturber(config, payload["num_classes"], surrogate, history=payload["history"])

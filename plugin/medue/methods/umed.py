@@ -32,6 +32,7 @@ from medue.methods.base import (
     NeverCancelled,
     ProgressCallback,
     check_cancel,
+    config_from_saved,
     no_progress,
 )
 from medue.methods.patches import PatchBatch, key_region, key_tile, sample_batch
@@ -128,9 +129,7 @@ class UMedPerturber:
 
 def load_umed(path: str | Path) -> UMedPerturber:
     payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    config = UMedConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()}
-    )
+    config = config_from_saved(UMedConfig, payload["config"])
     contour, texture = _build_generators(config, payload["num_classes"])
     contour.load_state_dict(payload["contour"])
     texture.load_state_dict(payload["texture"])
