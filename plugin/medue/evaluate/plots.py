@@ -49,14 +49,11 @@ def metric_vs_psnr(
         if label == "clean":
             axis.axhline(value, color="grey", linestyle=":", label="clean")
             continue
-        axis.scatter(psnr_db, value)
-        axis.annotate(
-            label, (psnr_db, value), fontsize=7, xytext=(3, 3), textcoords="offset points"
-        )
+        axis.scatter(psnr_db, value, label=label)  # a legend: nearby points keep readable
     axis.set_xlabel("PSNR on the written files (dB, mean)")
     axis.set_ylabel(metric)
     axis.set_ylim(0, 1)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7, loc="lower left", ncol=2)
     return _save(figure, path)
 
 
