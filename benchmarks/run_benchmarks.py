@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """The one entry point behind docs/BENCHMARKS.md: protect, then attack, on two real datasets.
 
-Usage: ``python benchmarks/run_benchmarks.py [--scale small|full] [--out benchmarks/results]``
+Usage: ``python benchmarks/run_benchmarks.py [--scale small|medium|full] [--out DIR]``
 
 1. MNI152 2D brain tissue (``mni152_data.py``): every release of the scale's ``Plan`` is made
    by the real ``protect_dataset`` job on the training slices; ``evaluate_release`` trains victims
    on it and on the clean slices and tests them on the clean test slices. The default release
    also faces every countermeasure.
-2. The pyradiomics lesion sample data (``sample_data/build.py``): the same, split by patient,
-   with a 3D UNet victim beside the 2D ones.
+2. The pyradiomics lesion sample data (``lesion_data.py``: every lesion split in z between train
+   and test): the same, with a 3D UNet victim beside the 2D one.
 Everything is resumable: a release whose manifest exists is reused, and victim runs are stored in
-``<out>/<dataset>/runs.json``. ``small`` (the default) takes about 30-40 min on 2 CPU cores;
-``full`` adds seeds, epochs and countermeasure coverage for a GPU machine.
+``<out>/<dataset>/runs.json``, so ``medium`` after ``small`` only adds what ``small`` lacks.
+``small`` (the default) is sized for about 30 min on 2 CPU cores, ``medium`` for about 1.5 h more;
+``full`` adds seeds, epochs and architectures for a GPU machine.
 """
 
 from __future__ import annotations
@@ -65,22 +66,35 @@ MR_ATTACKS = (
     "pgd",
 )
 CT_ATTACKS = ("gaussian", "median", "downup", "jpeg", "jpeg2000", "rewindow", "augment", "pgd")
-ALL_RELEASES = (
-    "umed:imperceptible", DEFAULT_RELEASE, "umed:strong", "random:balanced",
-    "random-image:balanced", "checkerboard:balanced", "emn:balanced", "emn-image:balanced",
+BASELINES = (
+    "random:balanced", "random-image:balanced", "checkerboard:balanced", "emn:balanced",
+    "emn-image:balanced",
 )  # fmt: skip
+ALL_RELEASES = ("umed:imperceptible", DEFAULT_RELEASE, "umed:strong", *BASELINES)
+# Lesion victims see 16 labelled training slices (2 batches an epoch), so they need more epochs.
+LESION_EPOCHS = 60
 SCALES = {
+    # ~30 min on 2 CPU cores: the default release and every baseline at 3 seeds, every
+    # countermeasure at 1 seed.
     "small": {
+        "mni152": Plan((DEFAULT_RELEASE, *BASELINES), ("unet",), (0, 1, 2), MR_ATTACKS, ("unet",),
+                       (0,)),
+        "lesion": Plan((DEFAULT_RELEASE, *BASELINES), ("unet",), (0, 1, 2), CT_ATTACKS, ("unet",),
+                       (0,), epochs=LESION_EPOCHS, extra_victims=("unet3d",)),
+    },
+    # ~1.5 h more on 2 CPU cores: the preset curve, SegResNet, countermeasures at 3 seeds.
+    "medium": {
         "mni152": Plan(ALL_RELEASES, ("unet",), (0, 1, 2), MR_ATTACKS, ("unet",), (0, 1, 2),
                        extra_victims=("segresnet",)),
-        "lesion": Plan((DEFAULT_RELEASE, "random:balanced", "checkerboard:balanced"), ("unet",),
-                       (0,), CT_ATTACKS, ("unet",), (0,), extra_victims=("unet3d",)),
+        "lesion": Plan((DEFAULT_RELEASE, *BASELINES), ("unet",), (0, 1, 2), CT_ATTACKS, ("unet",),
+                       (0, 1, 2), epochs=LESION_EPOCHS, extra_victims=("unet3d", "segresnet")),
     },
+    # For a GPU: more seeds, epochs and architectures.
     "full": {
         "mni152": Plan(ALL_RELEASES, ("unet", "segresnet", "attentionunet"), (0, 1, 2, 3, 4),
                        MR_ATTACKS, ("unet", "segresnet"), (0, 1, 2), epochs=30),
-        "lesion": Plan(ALL_RELEASES, ("unet", "segresnet", "unet3d"), (0, 1, 2), CT_ATTACKS,
-                       ("unet", "unet3d"), (0, 1, 2), epochs=30),
+        "lesion": Plan(ALL_RELEASES, ("unet", "segresnet", "unet3d"), (0, 1, 2, 3, 4), CT_ATTACKS,
+                       ("unet", "unet3d"), (0, 1, 2), epochs=3 * LESION_EPOCHS),
     },
 }  # fmt: skip
 
@@ -102,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
             "mni152", data / "train", out, plans["mni152"], test_folder=data / "test"
         )
     if "lesion" in args.datasets:
-        _run([sys.executable, str(ROOT / "sample_data" / "build.py")])
-        lesion = ROOT / "sample_data" / "build" / "pyradiomics"
+        data = out / "lesion"
+        _run([sys.executable, str(HERE / "lesion_data.py"), "--out", str(data)])
         summary["lesion"] = bench_dataset(
-            "lesion", lesion, out, plans["lesion"], test_cases=("brain2", "lung2")
+            "lesion", data / "train", out, plans["lesion"], test_folder=data / "test"
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     pages = [(out / name / "results.md").read_text() for name in summary]
@@ -119,14 +133,11 @@ def bench_dataset(
     clean: Path,
     out: Path,
     plan: Plan,
-    test_folder: Path | None = None,
-    test_cases: tuple[str, ...] = (),
+    test_folder: Path,
 ) -> dict:
     """Every release undefended, then the default release against every countermeasure."""
     store = ResultStore(out / name / "runs.json")
-    base = EvaluationSettings(
-        victims=plan.victims, seeds=plan.seeds, epochs=plan.epochs, test_cases=test_cases
-    )
+    base = EvaluationSettings(victims=plan.victims, seeds=plan.seeds, epochs=plan.epochs)
     results = {}
     for release_name in plan.releases:
         release = make_release(name, clean, out, release_name)

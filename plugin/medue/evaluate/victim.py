@@ -59,6 +59,22 @@ class VictimResult:
     seconds: float
     countermeasure: dict[str, Any] = field(default_factory=lambda: Countermeasure().as_dict())
 
+    @classmethod
+    def from_curves(
+        cls, scores: list[float], losses: list[float], seconds: float, cm: Countermeasure
+    ) -> VictimResult:
+        """The summary of per-epoch curves: best epoch (early stopping) and final epoch."""
+        best = int(np.argmax(scores))
+        return cls(
+            dsc_per_epoch=scores,
+            loss_per_epoch=losses,
+            best_dsc=scores[best],
+            best_epoch=best + 1,
+            final_dsc=scores[-1],
+            seconds=seconds,
+            countermeasure=cm.as_dict(),
+        )
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -124,16 +140,7 @@ def train_victim(
         scores.append(evaluate(model, test, config.num_classes))
         if progress is not None:
             progress(epoch, config.epochs, scores[-1])
-    best = int(np.argmax(scores))
-    return VictimResult(
-        dsc_per_epoch=scores,
-        loss_per_epoch=losses,
-        best_dsc=scores[best],
-        best_epoch=best + 1,
-        final_dsc=scores[-1],
-        seconds=time.perf_counter() - start,
-        countermeasure=countermeasure.as_dict(),
-    )
+    return VictimResult.from_curves(scores, losses, time.perf_counter() - start, countermeasure)
 
 
 @torch.no_grad()

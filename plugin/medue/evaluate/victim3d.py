@@ -103,16 +103,7 @@ def train_victim_3d(
         scores.append(evaluate_3d(model, test, config.num_classes, patch_size))
         if progress is not None:
             progress(epoch, config.epochs, scores[-1])
-    best = int(np.argmax(scores))
-    return VictimResult(
-        dsc_per_epoch=scores,
-        loss_per_epoch=losses,
-        best_dsc=scores[best],
-        best_epoch=best + 1,
-        final_dsc=scores[-1],
-        seconds=time.perf_counter() - start,
-        countermeasure=countermeasure.as_dict(),
-    )
+    return VictimResult.from_curves(scores, losses, time.perf_counter() - start, countermeasure)
 
 
 class PatchSampler:
