@@ -86,8 +86,8 @@ SCALES = {
     "medium": {
         "mni152": Plan(ALL_RELEASES, ("unet",), (0, 1, 2), MR_ATTACKS, ("unet",), (0, 1, 2),
                        extra_victims=("segresnet",)),
-        "lesion": Plan((DEFAULT_RELEASE, *BASELINES), ("unet",), (0, 1, 2), CT_ATTACKS, ("unet",),
-                       (0, 1, 2), epochs=LESION_EPOCHS, extra_victims=("unet3d", "segresnet")),
+        "lesion": Plan(ALL_RELEASES, ("unet",), (0, 1, 2), CT_ATTACKS, ("unet",), (0, 1, 2),
+                       epochs=LESION_EPOCHS, extra_victims=("unet3d", "segresnet")),
     },
     # For a GPU: more seeds, epochs and architectures.
     "full": {

@@ -14,19 +14,24 @@ from types import ModuleType
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-BUILDER = REPO / "sample_data" / "build.py"
 SAMPLE_OUT = REPO / "sample_data" / "build"
 
 
-def load_builder() -> ModuleType:
-    """Import sample_data/build.py as a module (it is a script, not part of the package)."""
-    name = "medue_sample_data_build"
+def load_script(relative: str) -> ModuleType:
+    """Import a repository script (``sample_data/build.py``, ``benchmarks/*.py``) as a module,
+    once per session: they are scripts, not part of the package."""
+    name = "medue_script_" + relative.replace("/", "_").removesuffix(".py")
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BUILDER)
+        spec = importlib.util.spec_from_file_location(name, REPO / relative)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up here
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def load_builder() -> ModuleType:
+    """sample_data/build.py as a module."""
+    return load_script("sample_data/build.py")
 
 
 @pytest.fixture(scope="session")

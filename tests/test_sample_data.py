@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
+from tests.conftest import load_builder
+
 REPO = Path(__file__).resolve().parent.parent
 BUILDER = REPO / "sample_data" / "build.py"
 CASES = ["brain1", "brain2", "breast1", "lung1", "lung2"]
@@ -24,14 +25,8 @@ TOLERANCE = 1e-4
 
 @pytest.fixture(scope="module")
 def builder() -> ModuleType:
-    """The builder script as a module (shared with conftest's copy if already imported)."""
-    name = "medue_sample_data_build"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BUILDER)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The builder script as a module (the same module object conftest uses)."""
+    return load_builder()
 
 
 @pytest.fixture(scope="module")

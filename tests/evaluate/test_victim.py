@@ -8,8 +8,6 @@ the nilearn wheel into a temporary folder in a few seconds). Measured on a 2-cor
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,19 +20,14 @@ import torch
 from medue.evaluate import SliceSet, VictimConfig, load_slices, train_victim
 from medue.evaluate.victim import build_network, evaluate
 from medue.metrics import dice_per_label
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def load_builder() -> ModuleType:
-    """Import benchmarks/mni152_data.py (a script, not part of the package)."""
-    name = "medue_mni152_data"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "mni152_data.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """benchmarks/mni152_data.py as a module."""
+    return load_script("benchmarks/mni152_data.py")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,8 +10,6 @@ one torch thread: 12 epochs of 16 patches of 16x48x48 reach a clean test Dice of
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +23,7 @@ from medue.errors import InputError
 from medue.evaluate import VictimConfig, VolumeSet, load_slices, load_volumes, train_victim_3d
 from medue.evaluate.victim3d import PatchSampler, build_network_3d, evaluate_3d, predict_3d
 from medue.metrics import dice_per_label
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SLAB = slice(30, 46)  # 16 axial slices through the ventricles, rich in both tissues
@@ -33,14 +32,8 @@ FAST = {"patch_size": PATCH, "patches_per_epoch": 16}
 
 
 def load_builder() -> ModuleType:
-    """Import benchmarks/mni152_data.py (a script, not part of the package)."""
-    name = "medue_mni152_data"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "mni152_data.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """benchmarks/mni152_data.py as a module."""
+    return load_script("benchmarks/mni152_data.py")
 
 
 @pytest.fixture(scope="module", autouse=True)
