@@ -45,6 +45,18 @@ def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):
     assert manifest["method"]["config"]["class_values"] == [1]
 
 
+def test_robust_preset_trains_umed_against_countermeasures(two_cases: Path, tmp_path):
+    out = tmp_path / "out"
+    result = medue("protect", two_cases, out, "--preset", "robust", "--iterations", "2")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "medue/manifest.json").read_text())
+    assert manifest["settings"]["budget"]["preset"] == "robust"
+    assert "median_blur" in manifest["method"]["config"]["robust"]
+    refused = medue("protect", two_cases, out / "o", "--preset", "robust", "--method", "random")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "the robust preset trains UMed only" in refused.stderr
+
+
 def test_bad_parameters_give_one_line(two_cases: Path, tmp_path):
     for args, message in [
         (("--epsilon", "-1"), "--epsilon must be a positive number"),

@@ -18,8 +18,10 @@ PRESETS: dict[str, float] = {
     "imperceptible": 1.5 / 255,
     "balanced": 3.0 / 255,
     "strong": 6.0 / 255,
+    "robust": 3.0 / 255,  # balanced's budget, spent by a generator trained against countermeasures
 }
 DEFAULT_PRESET = "balanced"
+ROBUST_PRESET = "robust"
 
 
 @dataclass(frozen=True)

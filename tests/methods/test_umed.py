@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from medue.budget import BudgetRequest
@@ -60,3 +61,23 @@ def test_3d_mode_fits_and_perturbs_within_budget(sample_dataset):
     assert np.abs(delta).max() <= prepared.budget.epsilon + 1e-7
     assert np.abs(delta[prepared.allowed]).max() > 0
     assert not delta[~prepared.allowed].any()
+
+
+def test_robust_fit_is_deterministic_differs_from_plain_and_round_trips(sample_dataset, tmp_path):
+    case = next(c for c in discover_cases(sample_dataset) if c.image_id == "breast1")
+    prepared = prepare_case(load_case(case), RoiSpec(), BudgetRequest(preset="strong"))
+    common = {"iterations": 3, "batch_size": 2, "seed": 1}
+    robust = UMedConfig(**common, robust=("median_blur", "jpeg_approx", "down_up"))
+    first, second = fit_umed([prepared], robust), fit_umed([prepared], robust)
+    plain = fit_umed([prepared], UMedConfig(**common))
+    np.testing.assert_array_equal(first.perturb(prepared), second.perturb(prepared))
+    # the surrogate saw filtered patches, so its losses (and the generators) differ from plain
+    assert first.history["surrogate_loss_curve"] != plain.history["surrogate_loss_curve"]
+    assert load_umed(first.save(tmp_path / "r.pt")).config.robust == robust.robust
+
+
+def test_robust_fit_refuses_geometric_countermeasures(sample_dataset):
+    case = next(c for c in discover_cases(sample_dataset) if c.image_id == "breast1")
+    prepared = prepare_case(load_case(case), RoiSpec(), BudgetRequest())
+    with pytest.raises(ValueError, match="intensity countermeasures only"):
+        fit_umed([prepared], UMedConfig(iterations=1, batch_size=2, robust=("flip_rotate",)))

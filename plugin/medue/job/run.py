@@ -17,7 +17,7 @@ import numpy as np
 
 from medue import __version__
 from medue.batch import Failure
-from medue.budget import BudgetRequest
+from medue.budget import ROBUST_PRESET, BudgetRequest
 from medue.datasets import Case, LoadedCase, load_case
 from medue.errors import InputError
 from medue.intensity import default_window
@@ -127,6 +127,7 @@ def fit_prepared(
         iterations=settings.iterations,
         seed=settings.seed,
         class_values=dataset.class_values,
+        robust=settings.budget.preset == ROBUST_PRESET,
     )
     prepared = [p for _, p in dataset.pairs]
     return fit_method(settings.method, prepared, options, progress, cancel)

@@ -20,6 +20,7 @@ from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
 from medue.methods.emn import EMN_METHODS, EMNConfig, fit_emn, load_emn
 from medue.methods.umed import UMedConfig, fit_umed, load_umed
 from medue.prepare import PreparedCase
+from medue.robust import ROBUST_TRAINING
 
 METHODS = ("umed", *EMN_METHODS, *BASELINES)
 LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn}
@@ -40,6 +41,7 @@ class FitOptions:
     iterations: int | None = None
     seed: int = 0
     class_values: tuple[int, ...] = ()
+    robust: bool = False  # train against the attacker's countermeasures (UMed only)
 
 
 def fit_method(
@@ -49,6 +51,8 @@ def fit_method(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Perturber:
+    if options.robust and method != "umed":
+        raise InputError(None, f"the robust preset trains UMed only, not {method!r}")
     if method in BASELINES:
         return BaselinePerturber(method=method, seed=options.seed)
     if method in EMN_METHODS:
@@ -64,6 +68,8 @@ def _umed_config(options: FitOptions) -> UMedConfig:
         config.patch = (16, 64, 64)
     if options.iterations is not None:
         config.iterations = options.iterations
+    if options.robust:
+        config.robust = ROBUST_TRAINING
     return config
 
 

@@ -14,11 +14,19 @@ Training is min-min against a surrogate segmenter (CE + Dice): alternately one s
 the perturbed patches (generators frozen) and one generator step that lowers the same loss
 (surrogate frozen). The perturbation becomes the easiest feature to learn; a victim trained on it
 learns it instead of the anatomy. Release is one generator pass over the ROI's bounding box.
+
+Robust training (``UMedConfig.robust``, the ``robust`` preset; GitHub issue 5): at every step one
+attacker countermeasure is drawn (``medue.robust``: blur, median, down-up, re-windowing, 8-bit
+export, JPEG) and applied to the perturbed patches before the surrogate sees them, in both the
+surrogate and the generator step (expectation over transformation). The perturbation is then
+trained to stay the easiest feature *after* the attacker's preprocessing. Geometric transforms
+are left out: the generator is fully convolutional, so its pattern already moves with the anatomy.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +47,7 @@ from medue.methods.patches import PatchBatch, key_region, key_tile, sample_batch
 from medue.networks.generator import PerturbationGenerator
 from medue.networks.surrogate import build_surrogate, segmentation_loss
 from medue.prepare import PreparedCase
+from medue.robust import GEOMETRIC, RandomCountermeasure
 
 FORMAT = "medue-umed/1"
 
@@ -59,6 +68,7 @@ class UMedConfig:
     key_gain: float = 2.0
     seed: int = 0
     class_values: tuple[int, ...] = ()
+    robust: tuple[str, ...] = ()  # medue.robust countermeasures, one drawn per step; () = none
 
     @property
     def spatial_dims(self) -> int:
@@ -182,6 +192,14 @@ class _MinMinTrainer:
         self.loss = segmentation_loss()
         self.surrogate_losses: list[float] = []
         self.generator_losses: list[float] = []
+        self.attacks = _attacks(config.robust)
+        self.attack_generator = torch.Generator().manual_seed(config.seed + 1)
+
+    def _attack(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """This step's countermeasure (the same for the surrogate and the generator step)."""
+        if self.attacks is None:
+            return lambda x: x
+        return self.attacks.sample(self.attack_generator).apply
 
     def _delta(self, inputs: dict) -> torch.Tensor:
         network_input = inputs["network_input"]
@@ -193,19 +211,20 @@ class _MinMinTrainer:
         image, target = inputs["image"], inputs["classes"]
         self.perturber.contour.train()
         self.perturber.texture.train()
+        attack = self._attack()
         with torch.no_grad():
             delta = self._delta(inputs)
         self._set_trainable(self.surrogate.parameters(), True)
         self.surrogate.train()
         self.opt_surrogate.zero_grad()
-        loss = self.loss(self.surrogate(image + delta), target)
+        loss = self.loss(self.surrogate(attack(image + delta)), target)
         loss.backward()
         self.opt_surrogate.step()
         self.surrogate_losses.append(loss.item())
 
         self._set_trainable(self.surrogate.parameters(), False)
         self.opt_generator.zero_grad()
-        loss = self.loss(self.surrogate(image + self._delta(inputs)), target)
+        loss = self.loss(self.surrogate(attack(image + self._delta(inputs))), target)
         loss.backward()
         self.opt_generator.step()
         self.generator_losses.append(loss.item())
@@ -223,6 +242,13 @@ class _MinMinTrainer:
             "final_generator_loss": float(np.mean(self.generator_losses[-tail:])),
             "surrogate_loss_curve": [round(v, 4) for v in self.surrogate_losses[::10]],
         }
+
+
+def _attacks(names: tuple[str, ...]) -> RandomCountermeasure | None:
+    moving = [name for name in names if name in GEOMETRIC]
+    if moving:
+        raise ValueError(f"robust UMed training takes intensity countermeasures only, not {moving}")
+    return RandomCountermeasure(names) if names else None
 
 
 def compose(raw_c: torch.Tensor, raw_t: torch.Tensor, inputs: dict, config: UMedConfig):
