@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -27,6 +29,19 @@ def load_script(relative: str) -> ModuleType:
         sys.modules[name] = module  # dataclasses look their module up here
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run with at most ``count`` torch threads (others share this 2-core CPU), then restore."""
+    import torch  # noqa: PLC0415 - only the modules that train import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(min(count, previous))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def load_builder() -> ModuleType:

@@ -29,6 +29,7 @@ from medue.evaluate.countermeasures import (
 )
 from medue.evaluate.countermeasures.codecs import closest_size, decode
 from medue.metrics import psnr
+from tests.conftest import torch_threads
 
 EPS = 4.0 / 255.0
 DATA_SIDE = [name for name, c in COUNTERMEASURES.items() if c.kind == "data"]
@@ -39,10 +40,8 @@ RATIO_TOLERANCE = 0.10  # measured: within 5% on these slices (JPEG quality step
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
     """Others share this 2-core CPU: the tiny models here run ~10x slower on 2 busy threads."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import torch
 from medue.evaluate import SliceSet, VictimConfig, load_slices, train_victim
 from medue.evaluate.victim import build_network, evaluate
 from medue.metrics import dice_per_label
-from tests.conftest import load_script
+from tests.conftest import load_script, torch_threads
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,10 +33,8 @@ def load_builder() -> ModuleType:
 @pytest.fixture(scope="module", autouse=True)
 def two_threads() -> Iterator[None]:
     """Others share this CPU; two threads is the budget (and keeps timings comparable)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(min(2, previous))
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(2):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,14 @@ import pytest
 import torch
 
 from medue.robust import TRANSFORMS, AppliedCountermeasure, RandomCountermeasure
+from tests.conftest import torch_threads
 
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
     """Others share this 2-core CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from scipy import ndimage
 
 from medue.evaluate.countermeasures import DownUp
 from medue.robust import transforms as T
+from tests.conftest import torch_threads
 
 FLOAT_TOLERANCE = 1e-5  # float32 filters vs scipy's float64 accumulation: measured <= 2.4e-7
 
@@ -25,10 +26,8 @@ FLOAT_TOLERANCE = 1e-5  # float32 filters vs scipy's float64 accumulation: measu
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
     """Others share this 2-core CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture

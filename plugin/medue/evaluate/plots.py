@@ -1,4 +1,5 @@
-"""PNG plots people look at: learning curves, and victim DSC against PSNR across releases.
+"""PNG plots people look at: learning curves, victim DSC against PSNR across releases, and
+protection under each countermeasure.
 
 Matplotlib with the Agg backend (no display on a server); each function writes one file
 atomically and returns its path.
@@ -54,6 +55,30 @@ def metric_vs_psnr(
     axis.set_ylabel(metric)
     axis.set_ylim(0, 1)
     axis.legend(fontsize=7, loc="lower left", ncol=2)
+    return _save(figure, path)
+
+
+def countermeasure_ratios(
+    ratios: dict[str, dict[str, float]], path: Path, target: float | None = None
+) -> Path:
+    """Grouped bars: protected / clean victim metric per countermeasure, one bar per release.
+
+    Lower is better protection; 100 % means the countermeasure left the attacker nothing to lose.
+    ``target`` draws the bar a release must stay under.
+    """
+    countermeasures = list(dict.fromkeys(cm for by_cm in ratios.values() for cm in by_cm))
+    width = 0.8 / max(1, len(ratios))
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.8 * len(countermeasures)), 4))
+    for index, (release, by_cm) in enumerate(ratios.items()):
+        xs = [i + index * width for i in range(len(countermeasures))]
+        axis.bar(xs, [100 * by_cm.get(cm, float("nan")) for cm in countermeasures], width,
+                 label=release)  # fmt: skip
+    if target is not None:
+        axis.axhline(100 * target, color="red", linestyle=":", label=f"target {target:.0%}")
+    axis.set_xticks([i + 0.4 - width / 2 for i in range(len(countermeasures))])
+    axis.set_xticklabels(countermeasures, rotation=30, ha="right", fontsize=8)
+    axis.set_ylabel("protected / clean victim (%)")
+    axis.legend(fontsize=7)
     return _save(figure, path)
 
 
