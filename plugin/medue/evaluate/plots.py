@@ -78,7 +78,8 @@ def countermeasure_ratios(
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(countermeasures))])
     axis.set_xticklabels(countermeasures, rotation=30, ha="right", fontsize=8)
     axis.set_ylabel("protected / clean victim (%)")
-    axis.legend(fontsize=7)
+    axis.set_ylim(0, 130)  # headroom above 100 % for the legend
+    axis.legend(fontsize=7, loc="upper center", ncol=len(ratios) + 1)
     return _save(figure, path)
 
 
