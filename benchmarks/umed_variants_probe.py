@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Probe (issue 3): why does the fixed checkerboard marker move the lesion victim and UMed not?
 
-Usage: ``python benchmarks/umed_variants_probe.py notex|cbkey [--results benchmarks/results]``
+Usage: ``python benchmarks/umed_variants_probe.py notex|cbkey|reset [--results benchmarks/results]``
 (after ``run_benchmarks.py``, whose lesion data and clean victim runs it reuses).
 
 Two UMed variants, patched in for this run only (nothing here changes the shipped method):
 
 * ``notex``: the texture bound off, so the interior may use the full budget as the marker does;
 * ``cbkey``: ``notex`` plus a voxel checkerboard as the class key (antiphase per class), so the
-  generators start from the marker's pattern instead of random 8x8 tiles.
+  generators start from the marker's pattern instead of random 8x8 tiles;
+* ``reset``: UMed as shipped, but the surrogate is re-initialised every ``RESET_EVERY`` steps, so
+  the generators keep facing a network early in training, as the victim is when it picks its
+  shortcut, instead of one that has already learned the anatomy.
 
 Each is fitted on the lesion training data at ``balanced`` and judged like every release: UNet,
 seeds 0, 1, 2, 60 epochs, clean test slices. Output in ``<results>/probe-<variant>/``.
@@ -34,6 +37,8 @@ from medue.methods.patches import KEY_TILE
 
 HERE = Path(__file__).resolve().parent
 PLAIN_COMPOSE = umed.compose
+PLAIN_STEP = umed._MinMinTrainer.step
+RESET_EVERY = 25
 
 
 def compose_without_texture_bound(raw_c, raw_t, inputs: dict, config):
@@ -55,15 +60,31 @@ def checkerboard_key(seed: int, spatial_dims: int, num_classes: int) -> np.ndarr
     ).copy()
 
 
+def step_with_surrogate_resets(trainer, inputs: dict) -> None:
+    """Re-initialise the surrogate (weights and Adam state) every RESET_EVERY steps."""
+    steps = getattr(trainer, "probe_steps", 0)
+    if steps and steps % RESET_EVERY == 0:
+        for module in trainer.surrogate.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        lr = trainer.opt_surrogate.param_groups[0]["lr"]
+        trainer.opt_surrogate = torch.optim.Adam(trainer.surrogate.parameters(), lr=lr)
+    trainer.probe_steps = steps + 1
+    PLAIN_STEP(trainer, inputs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variant", choices=("notex", "cbkey"))
+    parser.add_argument("variant", choices=("notex", "cbkey", "reset"))
     parser.add_argument("--results", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    umed.compose = compose_without_texture_bound
+    if args.variant in ("notex", "cbkey"):
+        umed.compose = compose_without_texture_bound
     if args.variant == "cbkey":
         umed.key_tile = checkerboard_key
+    if args.variant == "reset":
+        umed._MinMinTrainer.step = step_with_surrogate_resets
     data = args.results / "lesion"
     out = args.results / f"probe-{args.variant}"
     out.mkdir(parents=True, exist_ok=True)
