@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp.unlink(missing_ok=True)
     for split in ("train", "test"):
         shutil.rmtree(args.out / split, ignore_errors=True)
-    images = sorted(p for p in SOURCE.glob("*.nii.gz"))
+    images = sorted(SOURCE.glob("*.nii.gz"))
     for image_path, offset in zip(images, OFFSETS, strict=True):
         log(split_case(image_path, SOURCE / "labels" / "final" / image_path.name, offset, args.out))
     stamp.write_text(BUILD_VERSION + "\n")

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from medue.robust import TRANSFORMS, AppliedCountermeasure, RandomCountermeasure
-from tests.conftest import torch_threads
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Others share this 2-core CPU."""
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ JPEG blocks, so border handling is exercised. Tolerances record the measured err
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -18,16 +18,8 @@ from scipy import ndimage
 
 from medue.evaluate.countermeasures import DownUp
 from medue.robust import transforms as T
-from tests.conftest import torch_threads
 
 FLOAT_TOLERANCE = 1e-5  # float32 filters vs scipy's float64 accumulation: measured <= 2.4e-7
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Others share this 2-core CPU."""
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture
