@@ -29,6 +29,7 @@ import torch
 
 from medue.budget import BudgetRequest
 from medue.datasets import discover_cases
+from medue.evaluate.comparison import ratios_by_release
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.plots import countermeasure_ratios, metric_vs_psnr
 from medue.evaluate.runs import ResultStore
@@ -211,15 +212,12 @@ def write_dataset_summary(name: str, plan: Plan, results: dict, folder: Path) ->
                 points.append((release_name, imp["psnr_db_mean"], row["protected_best"][0]))
                 clean_point = ("clean", 0.0, row["clean_best"][0])
     metric_vs_psnr([clean_point, *points], folder / "dsc_vs_psnr.png")
-    ratios = {}
     for release_name in plan.attacked:
         key = _attacked_key(release_name)
         lines += ["", f"### {name}: {release_name} against countermeasures", ""]
         lines.append((folder / "evaluations" / key / "results.md").read_text())
-        ratios[release_name] = {
-            row["countermeasure"]: row["ratio"] for row in results[key]["rows"]
-            if row["victim"] == plan.attack_victims[0]
-        }  # fmt: skip
+    attacked = {release: results[_attacked_key(release)] for release in plan.attacked}
+    ratios = ratios_by_release(attacked, plan.attack_victims[0])
     countermeasure_ratios(ratios, folder / "countermeasures.png", target=ROBUST_TARGET)
     (folder / "results.md").write_text("\n".join(lines))
     log(f"{name}: wrote {folder / 'results.md'}")

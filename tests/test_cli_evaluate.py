@@ -49,3 +49,22 @@ def test_evaluate_refuses_a_copy_missing_training_cases(sample_dataset: Path, tm
     assert result.returncode == 2
     assert "protected copy lacks training case(s): breast1, lung1, lung2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_evaluate_compares_releases_side_by_side(sample_dataset: Path, release: Path, tmp_path):
+    other = tmp_path / "random"
+    made = medue("protect", sample_dataset, other, "--method", "random", "--preset", "balanced")
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "cmp"
+    result = medue("evaluate", sample_dataset, release, other, out, "--test-cases", "brain2",
+                   "--victims", "unet", "--seeds", "0", "--epochs", "1",
+                   "--countermeasures", "none", "median")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for label in ("checkerboard-strong", "random-balanced"):
+        assert (out / label / "results.json").is_file()
+        assert f"| {label} | unet |" in result.stdout
+    assert "| none | median |" in (out / "comparison.md").read_text()
+    assert (out / "countermeasures.png").stat().st_size > 1000
+    runs = json.loads((out / "runs.json").read_text())
+    clean_runs = [r for r in runs.values() if r["spec"]["source"] == "clean"]
+    assert len(clean_runs) == 2  # one per countermeasure, shared by both releases

@@ -77,9 +77,15 @@ def _enlarge(panel: np.ndarray) -> np.ndarray:
 
 
 def write_html(
-    path: Path, title: str, settings: dict, cases: Sequence[dict], failed: Sequence[dict]
+    path: Path,
+    title: str,
+    settings: dict,
+    cases: Sequence[dict],
+    failed: Sequence[dict],
+    checked: dict | None = None,
 ):
-    """One self-contained page: settings, a row per case (figure beside its numbers), failures."""
+    """One self-contained page: settings, a row per case (figure beside its numbers), failures,
+    and what the release was checked against (``medue.job.check``; "not checked" without it)."""
     rows = "\n".join(_case_row(case) for case in cases)
     failures = "".join(
         f"<li>{html.escape(f['source'])}: {html.escape(f['problem'])}</li>" for f in failed
@@ -95,6 +101,7 @@ measured on the written files after reloading; PSNR and SSIM use the image's own
 {rows}
 </table>
 <h2>Failed inputs</h2><ul>{failures or "<li>none</li>"}</ul>
+{check_section(checked)}
 </body></html>"""
     with atomic_path(path) as tmp:
         tmp.write_text(page)
@@ -115,3 +122,31 @@ def _case_row(case: dict) -> str:
         f'<img src="{html.escape(figure)}" alt="{html.escape(case["image_id"])}">' if figure else ""
     )
     return f"<tr><td>{html.escape(case['image_id'])}</td><td>{image}</td><td>{numbers}</td></tr>"
+
+
+def check_section(checked: dict | None) -> str:
+    """HTML: the countermeasures the release was checked against and what the victim scored."""
+    title = "<h2>Checked against the attacker's countermeasures</h2>"
+    if checked is None:
+        return (
+            f"{title}<p>Not checked on this data. Run <code>medue protect ... --check</code>, or "
+            "<code>medue evaluate ORIGINAL PROTECTED OUT --countermeasures all</code>, to train "
+            "a victim on this release and score it on clean held-out cases.</p>"
+        )
+    if checked["status"] != "checked":
+        return f"{title}<p>Not checked: {html.escape(checked['reason'])}.</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(r['countermeasure'])}</td><td>{r['clean_dsc']:.3f}</td>"
+        f"<td>{r['protected_dsc']:.3f}</td><td>{r['ratio']:.0%}</td></tr>"
+        for r in checked["rows"]
+    )
+    setup = checked["settings"]
+    return f"""{title}
+<p><b>{html.escape(checked["verdict"])}</b></p>
+<p>Victim: {html.escape(checked["victim"])}, seed {setup["seed"]}, {setup["epochs"]} epochs, trained
+on the protected files and, for reference, on the originals; DSC at its best epoch on the clean
+held-out cases {html.escape(", ".join(checked["test_cases"]))}. One seed varies by 0.05-0.15 DSC:
+use <code>medue evaluate</code> with several seeds before relying on a number.
+Details: <code>{html.escape(checked["details"])}</code>.</p>
+<table><tr><th>countermeasure</th><th>clean victim DSC</th><th>protected victim DSC</th>
+<th>protected / clean</th></tr>{rows}</table>"""

@@ -3,6 +3,8 @@ held-out cases (split by patient), optionally after the attacker's countermeasur
 
 Results go to OUT: results.json, results.md (table), learning_curves.png, and runs.json, the
 store of finished runs — run the same command again and finished runs are reused, not retrained.
+Several protected copies (say the default and the robust preset) are evaluated side by side: each
+into OUT/<method-preset>/, plus OUT/comparison.md and OUT/countermeasures.png across them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from medue.commands.progress import PhaseBars
 from medue.errors import InputError
+from medue.evaluate.comparison import evaluate_releases
 from medue.evaluate.countermeasures import COUNTERMEASURES
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.victim import ARCHITECTURES
@@ -22,7 +25,10 @@ VICTIM_CHOICES = (*ARCHITECTURES, "unet3d")
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("clean", type=Path, help="the original dataset folder")
-    parser.add_argument("protected", type=Path, help="its protected copy (medue protect output)")
+    parser.add_argument(
+        "protected", type=Path, nargs="+",
+        help="its protected copy (medue protect output); several are compared side by side",
+    )  # fmt: skip
     parser.add_argument("output", type=Path, help="folder for results (reused when re-run)")
     parser.add_argument(
         "--test", type=Path, help="a clean test folder (default: hold out patients of CLEAN)"
@@ -33,8 +39,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--victims", nargs="+", choices=VICTIM_CHOICES, default=["unet", "segresnet"]
     )
     parser.add_argument(
-        "--countermeasures", nargs="+", choices=list(COUNTERMEASURES), default=["none"],
-        help="attacker's countermeasures (default: none = undefended)",
+        "--countermeasures", nargs="+", choices=[*COUNTERMEASURES, "all"], default=["none"],
+        help="attacker's countermeasures (default: none = undefended; all = the whole suite)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
@@ -46,17 +52,28 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--epochs must be at least 1")
     settings = EvaluationSettings(
         victims=tuple(args.victims),
-        countermeasures=tuple(dict.fromkeys(args.countermeasures)),
+        countermeasures=_countermeasures(args.countermeasures),
         seeds=tuple(dict.fromkeys(args.seeds)),
         epochs=args.epochs,
         test_fraction=args.test_fraction,
         test_cases=tuple(args.test_cases.split(",")) if args.test_cases else (),
     )
     bars = PhaseBars(enabled=not args.no_progress)
+    several = len(args.protected) > 1
     try:
-        evaluate_release(args.clean, args.protected, args.output, settings, args.test, bars)
+        if several:
+            evaluate_releases(args.clean, args.protected, args.output, settings, args.test, bars)
+        else:
+            evaluate_release(args.clean, args.protected[0], args.output, settings, args.test, bars)
     finally:
         bars.close()
-    print((args.output / "results.md").read_text())
-    print(f"results: {args.output / 'results.json'}")
+    page = "comparison" if several else "results"
+    print((args.output / f"{page}.md").read_text())
+    print(f"results: {args.output / f'{page}.json'}")
     return 0
+
+
+def _countermeasures(names: list[str]) -> tuple[str, ...]:
+    """``all`` expands to the whole suite, undefended first; duplicates are dropped."""
+    expanded = [c for name in names for c in (COUNTERMEASURES if name == "all" else [name])]
+    return tuple(dict.fromkeys(expanded))

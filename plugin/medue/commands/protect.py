@@ -8,13 +8,16 @@ under OUTPUT, and OUTPUT/medue/ with manifest.json, report.html, figures and the
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from medue.commands import report_failures
 from medue.commands.info import cases_for
 from medue.commands.options import add_protection_arguments, settings_from_args
 from medue.commands.progress import PhaseBars
+from medue.errors import InputError
 from medue.job import protect_dataset
+from medue.job.check import CHECK_COUNTERMEASURES, CheckSettings
 from medue.methods import load_perturber
 
 HELP = "protect a dataset (or one image) into an output folder"
@@ -24,11 +27,21 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="dataset folder, image file or DICOM series")
     parser.add_argument("output", type=Path, help="output folder (outside the input)")
     parser.add_argument("--generator", type=Path, help="saved generator from `medue fit`")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="then train a victim on the release under the attacker's countermeasures "
+        f"({', '.join(CHECK_COUNTERMEASURES)}) and report what it scored",
+    )  # fmt: skip
+    parser.add_argument("--check-epochs", type=int, default=10, help="victim epochs (default 10)")
     add_protection_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    if args.check:
+        if args.check_epochs < 1:
+            raise InputError(None, "--check-epochs must be at least 1")
+        settings = replace(settings, check=CheckSettings(epochs=args.check_epochs))
     perturber = load_perturber(args.generator) if args.generator else None
     cases = cases_for(args.input)
     bars = PhaseBars(enabled=not args.no_progress)
@@ -38,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         bars.close()
     if outcome.results:
         print(_summary_line(outcome))
+    if outcome.checked is not None:
+        print(_check_lines(outcome.checked))
     print(f"report: {outcome.report}\nmanifest: {outcome.manifest}")
     return report_failures(outcome.failures, len(cases))
 
@@ -49,3 +64,10 @@ def _summary_line(outcome) -> str:
         f"protected {len(outcome.results)} images into {outcome.output}: "
         f"PSNR {min(psnr):.1f}-{max(psnr):.1f} dB, max change {worst:g} (native units)"
     )
+
+
+def _check_lines(checked: dict) -> str:
+    if checked["status"] != "checked":
+        return f"check: not run ({checked['reason']})"
+    ratios = ", ".join(f"{r['countermeasure']} {r['ratio']:.0%}" for r in checked["rows"])
+    return f"check (protected/clean victim DSC): {ratios}\ncheck verdict: {checked['verdict']}"

@@ -23,6 +23,7 @@ from medue.errors import InputError
 from medue.intensity import default_window
 from medue.io.atomic import atomic_path
 from medue.job.apply import CaseResult, protect_case
+from medue.job.check import CHECK_FOLDER, CheckSettings, check_release
 from medue.job.outputs import (
     REPORT_FOLDER,
     check_output_folder,
@@ -58,6 +59,7 @@ class ProtectSettings:
     mode: str = "auto"
     iterations: int | None = None
     seed: int = 0
+    check: CheckSettings | None = None  # a victim check of the written release (--check)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +82,7 @@ class ProtectOutcome:
     report: Path
     results: list[CaseResult]
     failures: list[Failure]
+    checked: dict | None = None  # medue.job.check's section, when the job ran one
 
 
 def prepare_dataset(
@@ -153,8 +156,10 @@ def protect_dataset(
     generator_path = _save_generator(perturber, output)
     results, failures = _apply_all(input_path, output, dataset, perturber, progress, cancel)
     failures = dataset.failures + failures
+    checked = _check(input_path, output, settings, progress, cancel)
     record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
     record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
+    record["checked_against"] = checked
     manifest = _write_json(output / REPORT_FOLDER / "manifest.json", record)
     report = write_html(
         output / REPORT_FOLDER / "report.html",
@@ -162,8 +167,17 @@ def protect_dataset(
         {"settings": settings.as_dict(), "summary": record["summary"]},
         record["cases"],
         record["failed"],
+        checked,
     )
-    return ProtectOutcome(output, manifest, report, [r for r, _, _ in results], failures)
+    return ProtectOutcome(output, manifest, report, [r for r, _, _ in results], failures, checked)
+
+
+def _check(input_path, output, settings, progress, cancel) -> dict | None:
+    """The victim check of the files just written, when asked for; None otherwise."""
+    if settings.check is None:
+        return None
+    folder = output / REPORT_FOLDER / CHECK_FOLDER
+    return check_release(input_path, output, folder, settings.check, progress, cancel)
 
 
 def _apply_all(input_path, output, dataset, perturber, progress, cancel):

@@ -1,0 +1,90 @@
+"""The "checked against" section: a real victim check of a written release (medue.job.check)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medue.datasets import discover_cases
+from medue.job import ProtectSettings, protect_dataset
+from medue.job.check import CheckSettings, check_release, verdict
+from medue.report import check_section
+from tests.conftest import torch_threads
+from tests.test_cli_protect import medue
+
+QUICK = CheckSettings(countermeasures=("none", "median"), epochs=1)
+
+
+@pytest.fixture(scope="module")
+def checked(sample_dataset: Path, tmp_path_factory):
+    """A checkerboard release of the sample data, protected with a quick check."""
+    out = tmp_path_factory.mktemp("checked") / "release"
+    settings = ProtectSettings(method="checkerboard", check=QUICK)
+    with torch_threads(1):
+        outcome = protect_dataset(sample_dataset, discover_cases(sample_dataset), out, settings)
+    return outcome
+
+
+def test_check_scores_the_written_release_under_each_countermeasure(checked):
+    section = checked.checked
+    assert section["status"] == "checked"
+    assert [r["countermeasure"] for r in section["rows"]] == ["none", "median"]
+    for row in section["rows"]:
+        assert 0.0 <= row["clean_dsc"] <= 1.0 and 0.0 <= row["protected_dsc"] <= 1.0
+    assert section["test_cases"]  # held-out patients, named
+    details = Path(section["details"])
+    assert (details / "results.md").is_file() and (details / "runs.json").is_file()
+    assert details.parent == checked.output / "medue"  # beside the report, not among the images
+
+
+def test_check_lands_in_manifest_and_report(checked):
+    manifest = json.loads(checked.manifest.read_text())
+    assert manifest["checked_against"] == json.loads(json.dumps(checked.checked))
+    assert manifest["settings"]["check"]["countermeasures"] == ["none", "median"]
+    page = checked.report.read_text()
+    assert "Checked against the attacker's countermeasures" in page
+    assert checked.checked["verdict"].split(":")[0] in page
+    assert "<td>median</td>" in page
+
+
+def test_check_of_a_single_image_says_why_it_did_not_run(sample_dataset: Path, tmp_path):
+    section = check_release(sample_dataset / "brain1.nii.gz", tmp_path, tmp_path / "c", QUICK)
+    assert section["status"] == "not run"
+    assert "not a dataset folder" in section["reason"]
+    assert "Not checked: the input is not a dataset folder" in check_section(section)
+
+
+def test_unchecked_report_says_how_to_check():
+    assert "Not checked on this data" in check_section(None)
+    assert "--check" in check_section(None)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([("none", 0.30, 0.01)], "inconclusive"),
+        ([("none", 0.80, 0.10), ("median", 0.80, 0.20)], "protected"),
+        ([("none", 0.80, 0.10), ("median", 0.80, 0.70)], "not protected against median"),
+    ],
+)
+def test_verdict(rows, expected):
+    dicts = [
+        {"countermeasure": c, "clean_dsc": clean, "protected_dsc": prot, "ratio": prot / clean}
+        for c, clean, prot in rows
+    ]
+    assert verdict(dicts).startswith(expected)
+
+
+def test_cli_check_prints_the_verdict(sample_dataset: Path, tmp_path):
+    out = tmp_path / "out"
+    result = medue("protect", sample_dataset, out, "--method", "random", "--check",
+                   "--check-epochs", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "check verdict:" in result.stdout
+    assert "median" in result.stdout and "pgd" in result.stdout  # the whole default suite
+    manifest = json.loads((out / "medue/manifest.json").read_text())
+    assert len(manifest["checked_against"]["rows"]) == 7
+    bad = medue("protect", sample_dataset, tmp_path / "o2", "--check", "--check-epochs", "0")
+    assert bad.returncode == 2 and "--check-epochs must be at least 1" in bad.stderr
