@@ -10,6 +10,8 @@ difference, with patterns added to the training slices in the ROI + 2-voxel band
 ``balanced`` budget (3/255 of each case's window; on uint8 MNI152 2 grey levels, rounded):
 
 - ``marker``: the shipped checkerboard baseline (the same phase on every voxel);
+- ``marker2``, ``marker4``: the same checkerboard in 2x2 / 4x4 blocks (lower frequency, so a 3x3
+  median cannot erase it);
 - ``phase``: a checkerboard whose phase flips between classes (the label, voxel by voxel);
 - ``learned``: one 8x8 tile per class, learned once by min-min against a surrogate (class-wise
   error-minimising noise, no generator), then fixed;
@@ -33,7 +35,7 @@ from medue.robust import ROBUST_TRAINING, RandomCountermeasure
 
 HERE = Path(__file__).resolve().parent
 DATASETS = {"lesion": (3 / 255, 0.0, 60, 2), "mni152": (2 / 255, 1 / 255, 10, 3)}
-KINDS = ("marker", "phase", "learned", "learned-robust")
+KINDS = ("marker", "marker2", "marker4", "phase", "learned", "learned-robust")
 TILE = 8
 
 
@@ -42,9 +44,9 @@ def region(labels: np.ndarray) -> np.ndarray:
     return np.stack([ndimage.binary_dilation(lab > 0, iterations=2) for lab in labels])
 
 
-def checker(shape: tuple[int, ...]) -> np.ndarray:
+def checker(shape: tuple[int, ...], block: int = 1) -> np.ndarray:
     _, height, width = shape
-    y, x = np.indices((height, width))
+    y, x = np.indices((height, width)) // block
     return np.where((y + x) % 2 == 0, 1.0, -1.0)[None]
 
 
@@ -82,8 +84,8 @@ def learn_tiles(train: SliceSet, eps: float, classes: int, robust: bool, steps=3
 
 def release(train: SliceSet, kind: str, eps: float, step: float, classes: int) -> SliceSet:
     mask = region(train.labels)
-    if kind == "marker":
-        pattern = checker(train.images.shape) * mask
+    if kind.startswith("marker"):
+        pattern = checker(train.images.shape, int(kind.removeprefix("marker") or 1)) * mask
     elif kind == "phase":
         pattern = checker(train.images.shape) * np.where(train.labels > 0, 1.0, -1.0) * mask
     else:

@@ -58,3 +58,14 @@ def test_a_file_that_is_no_generator_is_an_input_error(tmp_path):
     for name in ("bad.json", "bad.pt"):
         with pytest.raises(InputError, match="not a MedUE generator"):
             load_perturber(tmp_path / name)
+
+
+def test_blocks_is_the_checkerboard_in_four_voxel_squares(breast):
+    """Constant over each 4x4 square, alternating between neighbouring squares, full eps."""
+    delta = fit_method("blocks", [breast], FitOptions()).perturb(breast)
+    z = int(np.argmax(breast.allowed.sum(axis=(1, 2))))
+    eps = breast.budget.epsilon
+    _, y, x = np.indices(breast.image.shape, sparse=True)
+    expected = np.where((y // 4 + x // 4) % 2 == 0, eps, -eps) * breast.allowed
+    np.testing.assert_allclose(delta[z], expected[z], atol=1e-7)
+    assert set(np.unique(np.abs(delta[breast.allowed]))) == {np.float32(eps)}

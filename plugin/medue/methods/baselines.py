@@ -6,6 +6,9 @@
 - ``checkerboard``: a fixed +-eps checkerboard over the ROI region. A trivial marker: it collapses
   an undefended victim at high PSNR (../shared/methods.md), so the learned method has to beat it
   where the marker fails (smaller budgets, the attacker's filters).
+- ``blocks``: the same marker in 4x4-voxel blocks (period 8). A 3x3 median, a Gaussian or a 2x
+  down-up erase a one-voxel checkerboard but keep part of this one; it is the benchmark's
+  reference for "energy in the frequency bands that survive smoothing" (docs/BENCHMARKS.md §4c).
 None needs fitting; each is saved as a small JSON file so the CLI treats it like a generator.
 
 The region a method may touch is part of the method, not of the case: a method named ``*-image``
@@ -25,7 +28,8 @@ import numpy as np
 from medue.io.atomic import atomic_path
 from medue.prepare import PreparedCase
 
-BASELINES = ("random", "random-image", "checkerboard")
+BASELINES = ("random", "random-image", "checkerboard", "blocks")
+BLOCK = {"checkerboard": 1, "blocks": 4}  # voxels per checkerboard square
 WHOLE_IMAGE_SUFFIX = "-image"
 REGIONS = ("roi", "image")
 
@@ -60,7 +64,8 @@ class BaselinePerturber:
             pattern = rng.uniform(-1.0, 1.0, size=case.image.shape)
         else:
             z, y, x = np.indices(case.image.shape, sparse=True)
-            pattern = np.where((y + x) % 2 == 0, 1.0, -1.0) * np.ones_like(z)
+            block = BLOCK[self.method]
+            pattern = np.where((y // block + x // block) % 2 == 0, 1.0, -1.0) * np.ones_like(z)
         return (eps * pattern * region_mask(case, self.region)).astype(np.float32)
 
     def describe(self) -> dict:
