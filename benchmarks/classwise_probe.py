@@ -117,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in args.seeds
         ]
         dsc = np.array([r.best_dsc for r in best])
-        print(f"{args.dataset} {kind} / {args.countermeasure}: best DSC {dsc.mean():.3f} ± {dsc.std():.3f} "
-              f"{np.round(dsc, 3).tolist()} max change {change:.1f}/255", flush=True)  # fmt: skip
+        print(f"{args.dataset} {kind} / {args.countermeasure}: best DSC {dsc.mean():.3f}"
+              f" ± {dsc.std():.3f} {np.round(dsc, 3).tolist()} max change {change:.1f}/255",
+              flush=True)  # fmt: skip
     return 0
 
 

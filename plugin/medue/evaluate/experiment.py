@@ -78,9 +78,11 @@ def gather_material(
         raise InputError(protected, f"protected copy lacks training case(s): {', '.join(missing)}")
     by_id = {case.image_id: case for case in clean_cases}
     material = Material({"clean": clean, "protected": protected}, test_folder or clean, split)
-    material.fingerprints = {
-        "clean": _fingerprint([by_id[i] for i in split.train]),
-        "protected": _fingerprint([protected_cases[i] for i in split.train]),
+    test_cases = discover_cases(test_folder) if test_folder is not None else clean_cases
+    tested = _fingerprint([case for case in test_cases if case.image_id in set(split.test)])
+    material.fingerprints = {  # a run is only reused for the same training AND test files
+        "clean": f"{_fingerprint([by_id[i] for i in split.train])}|test={tested}",
+        "protected": f"{_fingerprint([protected_cases[i] for i in split.train])}|test={tested}",
     }
     material.num_classes = _num_classes([by_id[i] for i in split.train])
     return material

@@ -78,14 +78,15 @@ def countermeasure_ratios(
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(countermeasures))])
     axis.set_xticklabels(countermeasures, rotation=30, ha="right", fontsize=8)
     axis.set_ylabel("protected / clean victim (%)")
-    axis.set_ylim(0, 130)  # headroom above 100 % for the legend
-    axis.legend(fontsize=7, loc="upper center", ncol=len(ratios) + 1)
+    axis.set_ylim(0, 115)
+    # below the axes, two entries a row: release names carry their PSNR and get long
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     return _save(figure, path)
 
 
 def _save(figure, path: Path) -> Path:
     figure.tight_layout()
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
+        figure.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
     plt.close(figure)
     return path

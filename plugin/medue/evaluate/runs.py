@@ -1,8 +1,9 @@
 """One victim run = one training source, architecture, countermeasure and seed; and where its
 result is kept so an interrupted evaluation picks up where it stopped.
 
-Results live in one JSON file keyed by the run's key. The key includes a fingerprint of the
-training files, so a re-protected release is never scored with an old release's victims.
+Results live in one JSON file keyed by the run's key. The key includes fingerprints of the
+training files and of the test files, so a re-protected release is never scored with an old
+release's victims, nor a run tested on other cases reused.
 """
 
 from __future__ import annotations
