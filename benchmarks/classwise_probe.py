@@ -112,8 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         protected = train if kind == "clean" else release(train, kind, eps, step, classes)
         change = np.abs(protected.images - train.images).max() * 255
         best = [
-            train_victim(protected, test, VictimConfig(epochs=epochs, seed=s, num_classes=classes,
-                                                       countermeasure=args.countermeasure))
+            train_victim(
+                protected,
+                test,
+                VictimConfig(
+                    epochs=epochs, seed=s, num_classes=classes, countermeasure=args.countermeasure
+                ),
+            )
             for s in args.seeds
         ]
         dsc = np.array([r.best_dsc for r in best])
