@@ -7,6 +7,7 @@ first session on a machine pays for the download and conversion (a few seconds).
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,3 +68,14 @@ def sample_dataset(sample_data_dir: Path) -> Path:
 def sample_dicom_series(sample_data_dir: Path) -> Path:
     """The lung1 CT as a folder of one DICOM file per axial slice."""
     return sample_data_dir / "dicom" / "lung1"
+
+
+@pytest.fixture(scope="session")
+def two_cases(sample_dataset: Path, tmp_path_factory) -> Path:
+    """A two-case copy of the sample data (breast1, brain2): the smallest dataset a split takes."""
+    folder = tmp_path_factory.mktemp("two")
+    (folder / "labels/final").mkdir(parents=True)
+    for case in ("breast1", "brain2"):
+        shutil.copy(sample_dataset / f"{case}.nii.gz", folder)
+        shutil.copy(sample_dataset / f"labels/final/{case}.nii.gz", folder / "labels/final")
+    return folder

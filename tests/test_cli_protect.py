@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from medue.io.atomic import TMP_PREFIX
 
@@ -20,16 +17,6 @@ MEDUE = str(Path(sys.executable).parent / "medue")
 def medue(*args) -> subprocess.CompletedProcess:
     command = [MEDUE, *map(str, args), "--no-progress"]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def two_cases(sample_dataset: Path, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("two")
-    (folder / "labels/final").mkdir(parents=True)
-    for case in ("breast1", "brain2"):
-        shutil.copy(sample_dataset / f"{case}.nii.gz", folder)
-        shutil.copy(sample_dataset / f"labels/final/{case}.nii.gz", folder / "labels/final")
-    return folder
 
 
 def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):

@@ -18,12 +18,12 @@ QUICK = CheckSettings(countermeasures=("none", "median"), epochs=1)
 
 
 @pytest.fixture(scope="module")
-def checked(sample_dataset: Path, tmp_path_factory):
-    """A checkerboard release of the sample data, protected with a quick check."""
+def checked(two_cases: Path, tmp_path_factory):
+    """A checkerboard release of two sample cases, protected with a quick check."""
     out = tmp_path_factory.mktemp("checked") / "release"
     settings = ProtectSettings(method="checkerboard", check=QUICK)
     with torch_threads(1):
-        outcome = protect_dataset(sample_dataset, discover_cases(sample_dataset), out, settings)
+        outcome = protect_dataset(two_cases, discover_cases(two_cases), out, settings)
     return outcome
 
 
@@ -77,14 +77,14 @@ def test_verdict(rows, expected):
     assert verdict(dicts).startswith(expected)
 
 
-def test_cli_check_prints_the_verdict(sample_dataset: Path, tmp_path):
+def test_cli_check_prints_the_verdict(two_cases: Path, tmp_path):
     out = tmp_path / "out"
-    result = medue("protect", sample_dataset, out, "--method", "random", "--check",
+    result = medue("protect", two_cases, out, "--method", "random", "--check",
                    "--check-epochs", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "check verdict:" in result.stdout
     assert "median" in result.stdout and "pgd" in result.stdout  # the whole default suite
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert len(manifest["checked_against"]["rows"]) == 7
-    bad = medue("protect", sample_dataset, tmp_path / "o2", "--check", "--check-epochs", "0")
+    bad = medue("protect", two_cases, tmp_path / "o2", "--check", "--check-epochs", "0")
     assert bad.returncode == 2 and "--check-epochs must be at least 1" in bad.stderr
