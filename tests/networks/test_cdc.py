@@ -12,9 +12,11 @@ from medue.networks.generator import PerturbationGenerator
 
 
 @pytest.mark.parametrize("dims", [2, 3])
-def test_cdc_matches_its_definition(dims: int):
+@pytest.mark.parametrize("training", [True, False])
+def test_cdc_matches_its_definition(dims: int, training: bool):
+    """In training mode as two convolutions, in eval mode (release) as one folded kernel."""
     torch.manual_seed(0)
-    layer = CentralDifferenceConv(dims, 1, 1, theta=0.7)
+    layer = CentralDifferenceConv(dims, 1, 1, theta=0.7).train(training)
     x = torch.randn((1, 1) + (9,) * dims)
     weight = layer.conv.weight.detach()[0, 0].numpy()
     image = x[0, 0].numpy()
@@ -35,3 +37,12 @@ def test_cdc_ignores_constant_offsets_when_theta_is_one():
 def test_generator_keeps_the_size(dims, size):
     net = PerturbationGenerator(dims, in_channels=3, features=(4, 8, 16), central_difference=0.7)
     assert net(torch.zeros((2, 3) + size)).shape == (2, 1) + size
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_folded_release_pass_equals_the_training_pass(dims: int):
+    torch.manual_seed(0)
+    layer = CentralDifferenceConv(dims, 5, 7, theta=0.7)
+    x = torch.randn((2, 5) + (10,) * dims)
+    with torch.no_grad():
+        torch.testing.assert_close(layer.eval()(x), layer.train()(x), atol=1e-5, rtol=1e-5)
