@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from medue.datasets import discover_cases
 from medue.job import ProtectSettings, protect_dataset
 from medue.job.check import CheckSettings, check_release, verdict
+from medue.methods.base import Cancelled
 from medue.report import check_section
 from tests.conftest import torch_threads
 from tests.test_cli_protect import medue
@@ -88,3 +90,20 @@ def test_cli_check_prints_the_verdict(two_cases: Path, tmp_path):
     assert len(manifest["checked_against"]["rows"]) == 7
     bad = medue("protect", two_cases, tmp_path / "o2", "--check", "--check-epochs", "0")
     assert bad.returncode == 2 and "--check-epochs must be at least 1" in bad.stderr
+
+
+def test_cancelled_check_leaves_a_complete_unchecked_release(two_cases: Path, tmp_path):
+    """Cancel as soon as the first victim run is done: images, manifest and report are all there."""
+    cancel = threading.Event()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "victims":
+            cancel.set()
+
+    out = tmp_path / "release"
+    settings = ProtectSettings(method="random", check=QUICK)
+    with pytest.raises(Cancelled), torch_threads(1):
+        protect_dataset(two_cases, discover_cases(two_cases), out, settings, None, progress, cancel)
+    manifest = json.loads((out / "medue/manifest.json").read_text())
+    assert manifest["checked_against"] is None and len(manifest["cases"]) == 2
+    assert "Not checked on this data" in (out / "medue/report.html").read_text()

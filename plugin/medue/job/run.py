@@ -156,10 +156,22 @@ def protect_dataset(
     generator_path = _save_generator(perturber, output)
     results, failures = _apply_all(input_path, output, dataset, perturber, progress, cancel)
     failures = dataset.failures + failures
-    checked = _check(input_path, output, settings, progress, cancel)
     record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
     record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
-    record["checked_against"] = checked
+    record["checked_against"] = None
+    manifest, report = _write_record(output, settings, record)
+    if settings.check is not None:  # the release is complete first: a cancelled check loses nothing
+        record["checked_against"] = check_release(
+            input_path, output, output / REPORT_FOLDER / CHECK_FOLDER, settings.check,
+            progress, cancel,
+        )  # fmt: skip
+        manifest, report = _write_record(output, settings, record)
+    protected = [r for r, _, _ in results]
+    return ProtectOutcome(output, manifest, report, protected, failures, record["checked_against"])
+
+
+def _write_record(output: Path, settings: ProtectSettings, record: dict) -> tuple[Path, Path]:
+    """manifest.json and report.html from the job's record."""
     manifest = _write_json(output / REPORT_FOLDER / "manifest.json", record)
     report = write_html(
         output / REPORT_FOLDER / "report.html",
@@ -167,17 +179,9 @@ def protect_dataset(
         {"settings": settings.as_dict(), "summary": record["summary"]},
         record["cases"],
         record["failed"],
-        checked,
+        record["checked_against"],
     )
-    return ProtectOutcome(output, manifest, report, [r for r, _, _ in results], failures, checked)
-
-
-def _check(input_path, output, settings, progress, cancel) -> dict | None:
-    """The victim check of the files just written, when asked for; None otherwise."""
-    if settings.check is None:
-        return None
-    folder = output / REPORT_FOLDER / CHECK_FOLDER
-    return check_release(input_path, output, folder, settings.check, progress, cancel)
+    return manifest, report
 
 
 def _apply_all(input_path, output, dataset, perturber, progress, cancel):
