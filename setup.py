@@ -35,6 +35,7 @@ setup(
     description="Unlearnable-example protection for medical imaging datasets (UMed, SALM)",
     package_dir={"": "plugin"},
     packages=find_packages("plugin"),
+    package_data={"medue": ["benchmark_reference.json"]},  # the benchmark's scores, for reports
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": ["pytest>=7", "pytest-timeout", "ruff"]},

@@ -34,6 +34,7 @@ from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.plots import countermeasure_ratios, metric_vs_psnr
 from medue.evaluate.runs import ResultStore
 from medue.job import ProtectSettings, protect_dataset
+from medue.reference import REFERENCE_FILE
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -112,10 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=list(SCALES), default="small")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--datasets", nargs="+", default=["mni152", "lesion"])
+    parser.add_argument(
+        "--reference-only", action="store_true",
+        help=f"only rebuild {REFERENCE_FILE.name} (what protect reports quote) from stored results",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     plans = SCALES[args.scale]
     out = args.out.resolve()
+    if args.reference_only:
+        write_reference(out, args.datasets)
+        return 0
     summary = {}
     if "mni152" in args.datasets:
         data = out / "mni152"
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             "lesion", data / "train", out, plans["lesion"], test_folder=data / "test"
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_reference(out, list(summary))
     pages = [(out / name / "results.md").read_text() for name in summary]
     (out / "summary.md").write_text("\n\n".join(pages))
     print("\n\n".join(pages))
@@ -221,6 +230,31 @@ def write_dataset_summary(name: str, plan: Plan, results: dict, folder: Path) ->
     countermeasure_ratios(ratios, folder / "countermeasures.png", target=ROBUST_TARGET)
     (folder / "results.md").write_text("\n".join(lines))
     log(f"{name}: wrote {folder / 'results.md'}")
+
+
+def write_reference(out: Path, datasets: list[str]) -> None:
+    """The packaged countermeasure scores of every attacked release (``medue.reference``)."""
+    releases: dict[str, dict] = {}
+    for dataset in datasets:
+        for release_name in dict.fromkeys(ATTACKED):
+            path = out / dataset / "evaluations" / _attacked_key(release_name) / "results.json"
+            if not path.exists():
+                continue
+            result = json.loads(path.read_text())
+            rows = [row for row in result["rows"] if row["victim"] == "unet"]
+            releases.setdefault(release_name, {})[dataset] = {
+                "victim": "unet (2D)",
+                "seeds": min(row["seeds"] for row in rows),
+                "psnr_db_mean": result["imperceptibility"]["psnr_db_mean"],
+                "rows": [
+                    {"countermeasure": row["countermeasure"], "clean_dsc": row["clean_best"][0],
+                     "protected_dsc": row["protected_best"][0], "ratio": row["ratio"]}
+                    for row in rows
+                ],
+            }  # fmt: skip
+    reference = {"source": "docs/BENCHMARKS.md §2, §3b", "releases": releases}
+    REFERENCE_FILE.write_text(json.dumps(reference, indent=1) + "\n")
+    log(f"wrote {REFERENCE_FILE} ({', '.join(releases) or 'no attacked release found'})")
 
 
 def _attacked_key(release_name: str) -> str:

@@ -83,6 +83,7 @@ def write_html(
     cases: Sequence[dict],
     failed: Sequence[dict],
     checked: dict | None = None,
+    reference: dict | None = None,
 ):
     """One self-contained page: settings, a row per case (figure beside its numbers), failures,
     and what the release was checked against (``medue.job.check``; "not checked" without it)."""
@@ -101,7 +102,7 @@ measured on the written files after reloading; PSNR and SSIM use the image's own
 {rows}
 </table>
 <h2>Failed inputs</h2><ul>{failures or "<li>none</li>"}</ul>
-{check_section(checked)}
+{check_section(checked, reference)}
 </body></html>"""
     with atomic_path(path) as tmp:
         tmp.write_text(page)
@@ -124,29 +125,60 @@ def _case_row(case: dict) -> str:
     return f"<tr><td>{html.escape(case['image_id'])}</td><td>{image}</td><td>{numbers}</td></tr>"
 
 
-def check_section(checked: dict | None) -> str:
-    """HTML: the countermeasures the release was checked against and what the victim scored."""
+def check_section(checked: dict | None, reference: dict | None = None) -> str:
+    """HTML: the countermeasures the release was checked against and what the victim scored —
+    on this data (``medue.job.check``) or, unchecked, on MedUE's benchmarks (``reference``)."""
     title = "<h2>Checked against the attacker's countermeasures</h2>"
+    if checked is not None and checked["status"] == "checked":
+        return title + _checked_here(checked)
     if checked is None:
-        return (
-            f"{title}<p>Not checked on this data. Run <code>medue protect ... --check</code>, or "
+        why = (
+            "Not checked on this data. Run <code>medue protect ... --check</code>, or "
             "<code>medue evaluate ORIGINAL PROTECTED OUT --countermeasures all</code>, to train "
-            "a victim on this release and score it on clean held-out cases.</p>"
+            "a victim on this release and score it on clean held-out cases."
         )
-    if checked["status"] != "checked":
-        return f"{title}<p>Not checked: {html.escape(checked['reason'])}.</p>"
-    rows = "".join(
-        f"<tr><td>{html.escape(r['countermeasure'])}</td><td>{r['clean_dsc']:.3f}</td>"
-        f"<td>{r['protected_dsc']:.3f}</td><td>{r['ratio']:.0%}</td></tr>"
-        for r in checked["rows"]
-    )
+    else:
+        why = f"Not checked: {html.escape(checked['reason'])}."
+    return f"{title}<p>{why}</p>{_benchmark_reference(reference)}"
+
+
+def _checked_here(checked: dict) -> str:
     setup = checked["settings"]
-    return f"""{title}
+    return f"""
 <p><b>{html.escape(checked["verdict"])}</b></p>
 <p>Victim: {html.escape(checked["victim"])}, seed {setup["seed"]}, {setup["epochs"]} epochs, trained
 on the protected files and, for reference, on the originals; DSC at its best epoch on the clean
 held-out cases {html.escape(", ".join(checked["test_cases"]))}. One seed varies by 0.05-0.15 DSC:
 use <code>medue evaluate</code> with several seeds before relying on a number.
 Details: <code>{html.escape(checked["details"])}</code>.</p>
-<table><tr><th>countermeasure</th><th>clean victim DSC</th><th>protected victim DSC</th>
-<th>protected / clean</th></tr>{rows}</table>"""
+{_score_table(checked["rows"])}"""
+
+
+def _benchmark_reference(reference: dict | None) -> str:
+    if not reference:
+        return (
+            "<p>MedUE's own benchmarks have no countermeasure runs for this method and preset.</p>"
+        )
+    parts = [
+        f"<p>What this method and preset scored on MedUE's own benchmarks "
+        f"({html.escape(reference['source'])}; not this data):</p>"
+    ]
+    for dataset, result in reference["datasets"].items():
+        parts.append(
+            f"<p>{html.escape(dataset)}: victim {html.escape(result['victim'])}, mean of "
+            f"{result['seeds']} seeds, release PSNR {result['psnr_db_mean']:.1f} dB</p>"
+            + _score_table(result["rows"])
+        )
+    return "\n".join(parts)
+
+
+def _score_table(rows: Sequence[dict]) -> str:
+    body = "".join(
+        f"<tr><td>{html.escape(r['countermeasure'])}</td><td>{r['clean_dsc']:.3f}</td>"
+        f"<td>{r['protected_dsc']:.3f}</td><td>{r['ratio']:.0%}</td></tr>"
+        for r in rows
+    )
+    return (
+        "<table><tr><th>countermeasure</th><th>clean victim DSC</th><th>protected victim DSC</th>"
+        f"<th>protected / clean</th></tr>{body}</table>"
+    )

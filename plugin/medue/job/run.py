@@ -43,6 +43,7 @@ from medue.methods.base import (
 )
 from medue.methods.baselines import BASELINES
 from medue.prepare import PreparedCase, RoiSpec, prepare_case
+from medue.reference import benchmark_reference
 from medue.report import case_figure, write_html
 
 ANISOTROPY_FOR_2D = 2.5
@@ -180,6 +181,7 @@ def _write_record(output: Path, settings: ProtectSettings, record: dict) -> tupl
         record["cases"],
         record["failed"],
         record["checked_against"],
+        benchmark_reference(settings.method, settings.budget.preset),
     )
     return manifest, report
 

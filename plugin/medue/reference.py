@@ -1,0 +1,25 @@
+"""What MedUE's own benchmark measured for a method and preset, shipped with the package.
+
+Why: a protect report whose release was not checked on its own data (no ``--check``) should still
+say which countermeasures this method and preset were checked against, and what the victim
+scored — on the benchmarks of docs/BENCHMARKS.md, named as such, never passed off as this data.
+``benchmarks/run_benchmarks.py`` writes the file from its results (``--reference-only`` rebuilds
+it from stored results without training anything).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REFERENCE_FILE = Path(__file__).with_name("benchmark_reference.json")
+
+
+def benchmark_reference(method: str, preset: str | None) -> dict | None:
+    """``{"source": ..., "datasets": {name: {...}}}`` for ``method:preset``; None if not run."""
+    try:
+        data = json.loads(REFERENCE_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+    datasets = data.get("releases", {}).get(f"{method}:{preset}")
+    return {"source": data.get("source", ""), "datasets": datasets} if datasets else None
