@@ -57,7 +57,8 @@ def release_label(folder: Path) -> str:
     except (OSError, ValueError, KeyError):
         return Path(folder).name
     budget = settings.get("budget", {})
-    strength = budget.get("preset") or f"eps{budget.get('epsilon'):g}"
+    epsilon = budget.get("epsilon")
+    strength = budget.get("preset") or (f"eps{epsilon:g}" if epsilon is not None else "custom")
     return f"{settings.get('method', 'release')}-{strength}"
 
 
