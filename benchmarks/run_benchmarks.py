@@ -34,6 +34,7 @@ from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.plots import countermeasure_ratios, metric_vs_psnr
 from medue.evaluate.runs import ResultStore
 from medue.job import ProtectSettings, protect_dataset
+from medue.job.check import score_row
 from medue.reference import REFERENCE_FILE
 
 HERE = Path(__file__).resolve().parent
@@ -246,11 +247,7 @@ def write_reference(out: Path, datasets: list[str]) -> None:
                 "victim": "unet (2D)",
                 "seeds": min(row["seeds"] for row in rows),
                 "psnr_db_mean": result["imperceptibility"]["psnr_db_mean"],
-                "rows": [
-                    {"countermeasure": row["countermeasure"], "clean_dsc": row["clean_best"][0],
-                     "protected_dsc": row["protected_best"][0], "ratio": row["ratio"]}
-                    for row in rows
-                ],
+                "rows": [score_row(row) for row in rows],
             }  # fmt: skip
     reference = {"source": "docs/BENCHMARKS.md §2, §3b", "releases": releases}
     REFERENCE_FILE.write_text(json.dumps(reference, indent=1) + "\n")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.runs import ResultStore
-from medue.io.atomic import atomic_path
 from medue.job.check import PROTECTS_AT_OR_BELOW
 from medue.job.outputs import REPORT_FOLDER
 from medue.methods.base import CancelToken, ProgressCallback, no_progress
@@ -32,7 +31,9 @@ def evaluate_releases(
     cancel: CancelToken | None = None,
 ) -> dict[str, dict]:
     """``evaluate_release`` for each release (label -> its results), then the comparison page."""
-    from medue.evaluate.plots import countermeasure_ratios  # noqa: PLC0415 - matplotlib is lazy
+    # both import matplotlib: kept out of the CLI's start-up, as in evaluate_release
+    from medue.evaluate.outputs import write_text  # noqa: PLC0415
+    from medue.evaluate.plots import countermeasure_ratios  # noqa: PLC0415
 
     store = ResultStore(Path(out) / "runs.json")
     results = {}
@@ -41,8 +42,8 @@ def evaluate_releases(
             clean, release, Path(out) / label, settings, test_folder, progress, cancel, store
         )
     victim = settings.victims[0]
-    _write(Path(out) / "comparison.md", comparison_markdown(results))
-    _write(Path(out) / "comparison.json", json.dumps(_summary(results), indent=1))
+    write_text(Path(out) / "comparison.md", comparison_markdown(results))
+    write_text(Path(out) / "comparison.json", json.dumps(_summary(results), indent=1))
     countermeasure_ratios(
         legend_ratios(results, victim), Path(out) / "countermeasures.png", PROTECTS_AT_OR_BELOW
     )
@@ -131,8 +132,3 @@ def _summary(results: dict[str, dict]) -> dict:
         label: {"imperceptibility": r["imperceptibility"], "rows": r["rows"]}
         for label, r in results.items()
     }
-
-
-def _write(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)

@@ -21,8 +21,8 @@ def write_outputs(out: Path, context: dict, records: list[dict]) -> dict:
         "rows": [row.as_dict() for row in rows],
         "runs": records,
     }
-    _write_text(out / "results.json", json.dumps(results, indent=1))
-    _write_text(out / "results.md", _markdown_page(context, markdown(rows)))
+    write_text(out / "results.json", json.dumps(results, indent=1))
+    write_text(out / "results.md", _markdown_page(context, markdown(rows)))
     learning_curves(mean_curves(records), out / "learning_curves.png")
     return results
 
@@ -49,6 +49,7 @@ def _markdown_page(context: dict, table: str) -> str:
     )
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Atomically: a reader never sees half a results file."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -68,7 +68,7 @@ def check_release(
         )
     except InputError as error:
         return {**base, "status": "not run", "reason": error.problem}
-    rows = [_row(row) for row in results["rows"]]
+    rows = [score_row(row) for row in results["rows"]]
     return {
         **base,
         "status": "checked",
@@ -95,7 +95,8 @@ def verdict(rows: list[dict]) -> str:
     )
 
 
-def _row(row: dict) -> dict:
+def score_row(row: dict) -> dict:
+    """An evaluation row (``medue.evaluate.tables.Row.as_dict``) as reports show it."""
     return {
         "countermeasure": row["countermeasure"],
         "clean_dsc": row["clean_best"][0],
