@@ -16,6 +16,7 @@ INSTALL_REQUIRES = [
     "scipy>=1.10",
     "SimpleITK>=2.3",
     "nibabel>=5",
+    "pynrrd>=1.0",  # NRRD header fields, parsed to write the header back unchanged
     "pydicom>=2.4,<3",
     "dicomweb-client>=0.59.1,<0.61",
     "pynetdicom>=2,<3",

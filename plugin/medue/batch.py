@@ -1,7 +1,9 @@
 """Run one piece of work over every case of a dataset, without letting one bad file stop the rest.
 
 Problems with a case's data (:class:`~medue.errors.InputError`) are collected as failures and the
-loop goes on; at the end the caller reports what failed. Ctrl-C is never swallowed.
+loop goes on; so is any unexpected error (a bug, a file no check foresaw), recorded with the file
+it happened on and its traceback logged. At the end the caller reports what failed. Ctrl-C and a
+cancelled job are never swallowed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tqdm import tqdm
 
 from medue.datasets import Case
 from medue.errors import InputError
+from medue.methods.base import Cancelled
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -31,9 +34,19 @@ class Failure:
         return f"{self.source}: {self.problem}"
 
     @classmethod
-    def from_error(cls, error: InputError, fallback: object) -> Failure:
-        """The failure an InputError describes; ``fallback`` names the input if it does not."""
-        return cls(error.source or str(fallback), error.problem)
+    def from_error(cls, error: Exception, fallback: object, doing: str = "reading") -> Failure:
+        """The failure ``error`` describes; ``fallback`` names the input if the error does not.
+
+        An :class:`InputError` is the user's one-line message; anything else is unexpected: it is
+        logged with its traceback and named as such. Re-raises :class:`Cancelled`.
+        """
+        if isinstance(error, Cancelled):
+            raise error
+        if isinstance(error, InputError):
+            return cls(error.source or str(fallback), error.problem)
+        log.warning("unexpected error while %s %s", doing, fallback, exc_info=error)
+        text = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        return cls(str(fallback), f"unexpected error while {doing} it ({text})")
 
 
 def run_over_cases(
@@ -49,9 +62,6 @@ def run_over_cases(
     for case in tqdm(cases, desc=description, unit="case", disable=not show_progress):
         try:
             results.append(work(case))
-        except InputError as error:
+        except Exception as error:  # one bad case never stops the rest
             failures.append(Failure.from_error(error, case.image))
-        except (MemoryError, RuntimeError, ValueError, OSError) as error:
-            log.debug("unexpected failure on %s", case.image, exc_info=True)
-            failures.append(Failure(str(case.image), f"{type(error).__name__}: {error}"))
     return results, failures

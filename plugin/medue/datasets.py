@@ -91,11 +91,15 @@ def _decathlon_cases(folder: Path) -> list[Case]:
 
 
 def _dicom_cases(folder: Path) -> list[Case]:
-    skip = {"labels"}
+    """Sub-folders holding a DICOM image series (image id = folder name), with the label of
+    that name in ``labels/final/`` (any image extension). Folders of non-image objects only
+    (an RT Structure Set, a dose grid) are not cases."""
+    label_dir = folder / LABEL_SUBFOLDER
+    labels = {strip_extension(p): p for p in _image_files(label_dir)} if label_dir.is_dir() else {}
     return [
-        Case(sub.name, sub)
+        Case(sub.name, sub, labels.get(sub.name))
         for sub in sorted(folder.iterdir())
-        if sub.is_dir() and sub.name not in skip and not sub.name.startswith(".")
+        if sub.is_dir() and sub.name != "labels" and not sub.name.startswith(".")
         and looks_like_dicom_folder(sub)
     ]  # fmt: skip
 

@@ -34,8 +34,13 @@ def case_figure(
     window: Window,
     epsilon: float,
     path: Path,
+    inverted: bool = False,
 ) -> Path:
-    """Write the three-panel PNG for one case (arrays in native units, 2D or (z, y, x))."""
+    """Write the three-panel PNG for one case (arrays in native units, 2D or (z, y, x)).
+
+    ``inverted`` shows high values dark, as a viewer shows a DICOM MONOCHROME1 image (PS3.3
+    C.7.6.3.1.2); the stored values are never inverted, only the picture.
+    """
     original = np.asarray(original, dtype=np.float64)
     protected = np.asarray(protected, dtype=np.float64)
     if original.ndim == 2:
@@ -43,9 +48,10 @@ def case_figure(
     change = protected - original
     z = int(np.argmax(np.count_nonzero(change, axis=(1, 2))))
     crop = _crop_box(change[z] != 0)
+    shown = (lambda grey: 1.0 - grey) if inverted else (lambda grey: grey)
     panels = [
-        _to_grey(window.normalise(original[z][crop])),
-        _to_grey(window.normalise(protected[z][crop])),
+        _to_grey(shown(window.normalise(original[z][crop]))),
+        _to_grey(shown(window.normalise(protected[z][crop]))),
         _to_grey(np.clip(0.5 + change[z][crop] / (2.0 * max(epsilon, 1e-12)), 0.0, 1.0)),
     ]
     montage = np.concatenate([_enlarge(p) for p in panels], axis=1)

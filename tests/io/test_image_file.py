@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
 from medue.errors import InputError
-from medue.io import read_label, read_volume, write_volume
+from medue.io import nifti, read_label, read_volume, write_volume
 from medue.io.atomic import TMP_PREFIX
 
 
@@ -48,11 +50,14 @@ def test_writing_rounds_to_the_stored_dtype(sample_dataset: Path, tmp_path):
 def test_failed_write_leaves_no_file(sample_dataset: Path, tmp_path, monkeypatch):
     volume = read_volume(sample_dataset / "brain1.nii.gz")
 
-    def broken_write(image, path, useCompression=True):
+    def broken_write(path, *args, **kwargs):
         Path(path).write_bytes(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sitk, "WriteImage", broken_write)
+    broken_gzip = SimpleNamespace(
+        open=gzip.open, BadGzipFile=gzip.BadGzipFile, GzipFile=broken_write
+    )
+    monkeypatch.setattr(nifti, "gzip", broken_gzip)
     with pytest.raises(KeyboardInterrupt):
         write_volume(volume, tmp_path / "out.nii.gz")
     assert list(tmp_path.iterdir()) == []

@@ -1,24 +1,37 @@
 """Volume I/O: one entry point to read any supported source and write it back in the same format.
 
 ``read_volume`` picks the reader from the path (a folder is a DICOM series, a file is chosen by
-extension); ``write_volume`` writes a volume in its own format next to nothing of the original.
-``read_label`` loads a mask and checks it lies on its image's grid.
+extension); ``write_volume`` writes a volume back in its own format, keeping the source's header
+and changing only the voxel values; ``read_label`` loads a mask and checks it lies on its image's
+grid; ``volume_files`` lists the files an image consists of (a detached header and its data file).
+
+Every write is staged: all files of the output are written into a hidden folder beside the target
+under their final names, read back and verified there, and only then moved into place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from medue.errors import InputError
-from medue.io.dicom_series import (
+from medue.io.atomic import commit_staged, staging_folder
+from medue.io.dicom import (
+    check_dicom_target,
     is_dicom_folder,
     looks_like_dicom_folder,
     read_dicom_series,
-    write_dicom_series,
+    stage_dicom_series,
 )
-from medue.io.image_file import image_extension, read_image_file, strip_extension, write_image_file
+from medue.io.image_file import (
+    image_extension,
+    image_file_parts,
+    read_image_file,
+    stage_image_file,
+    strip_extension,
+)
 from medue.io.volume import Geometry, StoredEncoding, Volume
 
 __all__ = [
@@ -31,6 +44,7 @@ __all__ = [
     "read_label",
     "read_volume",
     "strip_extension",
+    "volume_files",
     "write_volume",
 ]
 
@@ -48,11 +62,44 @@ def read_volume(path: str | Path) -> Volume:
     return read_image_file(path)
 
 
-def write_volume(volume: Volume, path: str | Path, derivation: str = "protected copy") -> Path:
-    """Write ``volume`` in its own format: an image file, or a derived DICOM series folder."""
+def write_volume(
+    volume: Volume,
+    path: str | Path,
+    derivation: str = "protected copy",
+    verify: Callable[[Volume], None] | None = None,
+) -> Path:
+    """Write ``volume`` to ``path`` in its own format; returns ``path``.
+
+    A volume read from a file of the same format keeps that file's header byte for byte (only the
+    voxel data changes); a DICOM volume becomes a new derived series. ``verify`` is called with the
+    staged output as read back from disk and may raise: then nothing is moved into place.
+    """
+    path = Path(path)
     if volume.format == "dicom":
-        return write_dicom_series(volume, path, derivation)
-    return write_image_file(volume, path)
+        check_dicom_target(volume, path)
+    with staging_folder(path.parent) as stage:
+        staged = stage / path.name
+        if volume.format == "dicom":
+            parts = stage_dicom_series(volume, staged, derivation)
+        else:
+            parts = stage_image_file(volume, staged)
+        if verify is not None:
+            verify(read_volume(staged))
+        for part in parts:  # data files first, the header that names them last
+            commit_staged(stage / part, path.parent / part)
+    return path
+
+
+def volume_files(path: str | Path) -> list[Path]:
+    """The files (or series folder) that make up the image at ``path``, header last.
+
+    Paths are relative to ``path``'s folder: a detached NRRD/MetaImage header is listed after its
+    data file(s), a NIfTI or attached NRRD/MetaImage file alone, a DICOM series folder alone.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return [Path(path.name)]
+    return image_file_parts(path)
 
 
 def read_label(path: str | Path, image: Volume) -> np.ndarray:

@@ -1,8 +1,17 @@
 """Atomic file and folder writes: a reader sees either the old content or the new, never half.
 
-Outputs are written to a hidden temporary name in the destination folder (same filesystem, so the
-final ``os.replace`` is atomic) and renamed into place only when complete. An interrupted run
+Outputs are written under a hidden temporary name in the destination folder (same filesystem, so
+the final ``os.replace`` is atomic) and moved into place only when complete. An interrupted run
 (Ctrl-C, crash, cancelled job) leaves at most a ``.medue-tmp-*`` entry, never a truncated output.
+
+Two shapes:
+
+* :func:`atomic_path` for one file (a manifest, a figure): write the yielded path, it is renamed.
+* :func:`staging_folder` + :func:`commit_staged` for an output made of several files under fixed
+  names (a detached NRRD header and its data file, a DICOM series folder): every file is written
+  into a hidden folder beside the destination under its *final* name, so headers that name their
+  data files stay right; the caller reads the staged copy back to verify it, then commits it file
+  by file (data files first, the file that names them last).
 """
 
 from __future__ import annotations
@@ -24,30 +33,51 @@ def temporary_sibling(target: Path) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success move it onto ``target``, on error delete it.
+    """Yield a temporary path to write one file; on success move it onto ``target``.
 
-    Works for a file or a folder written at the yielded path.
+    On any error (or Ctrl-C) the temporary file is deleted and ``target`` is left as it was.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
     try:
         yield tmp
-        if target.is_dir() and tmp.is_dir():
-            _replace_dir(tmp, target)
-        else:
-            os.replace(tmp, target)
+        os.replace(tmp, target)
     except BaseException:
         _remove(tmp)
         raise
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Swap a finished folder into place; the old one is removed only after the swap."""
-    old = temporary_sibling(target)
-    os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
+@contextlib.contextmanager
+def staging_folder(destination: str | Path) -> Iterator[Path]:
+    """A new hidden empty folder inside ``destination`` (created if needed); removed on exit.
+
+    Whatever was not committed out of it by the time the block ends is deleted with it.
+    """
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    stage = destination / f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def commit_staged(staged: Path, target: Path) -> None:
+    """Move a staged file or folder onto ``target`` (same filesystem, so each move is atomic).
+
+    A folder replaces an existing folder of the same name by a swap: the old one is removed only
+    after the new one is in place. Callers decide beforehand whether replacing is allowed.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if staged.is_dir() and target.is_dir():
+        old = temporary_sibling(target)
+        os.replace(target, old)
+        os.replace(staged, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staged, target)
 
 
 def _remove(path: Path) -> None:

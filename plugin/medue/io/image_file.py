@@ -1,33 +1,34 @@
-"""Single-file volumes (NIfTI, NRRD, MetaImage) read and written with SimpleITK.
+"""Image files (NIfTI, NRRD, MetaImage): read as stored, written back with the source's header.
 
 Reading checks what MedUE can protect (2D/3D, one channel, a supported dtype, finite values) and
-turns every failure into one :class:`~medue.errors.InputError` naming the file. Writing keeps the
-geometry and stored dtype of the source and goes through a temporary file (atomic).
+turns every failure into one :class:`~medue.errors.InputError` naming the file. Geometry comes
+from SimpleITK (the reader labels are checked with too); NIfTI voxels come from nibabel, so the
+stored values and the header's scaling are known exactly. Writing a volume back to its own format
+copies the source header byte for byte and changes only the voxel data (``nifti``, ``nrrd``,
+``metaimage`` modules); a volume with no source of that format is written fresh by SimpleITK.
 """
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
-import nibabel
 import numpy as np
 import SimpleITK as sitk
 
 from medue.errors import InputError
-from medue.io.atomic import atomic_path
+from medue.io import metaimage, nifti, nrrd
 from medue.io.volume import SUPPORTED_DTYPES, Geometry, StoredEncoding, Volume, VolumeFormat
-
-sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK warnings are noise to users; errors raise
 
 EXTENSIONS: dict[str, VolumeFormat] = {
     ".nii.gz": "nifti",
     ".nii": "nifti",
+    ".hdr": "nifti",  # NIfTI-1 pair: header here, data in the .img beside it
     ".nrrd": "nrrd",
     ".nhdr": "nrrd",
     ".mha": "metaimage",
     ".mhd": "metaimage",
 }
+KNOWN = ", ".join(EXTENSIONS)
 
 
 def image_extension(path: str | Path) -> str | None:
@@ -48,36 +49,80 @@ def read_image_file(path: str | Path) -> Volume:
     path = Path(path)
     ext = image_extension(path)
     if ext is None:
-        raise InputError(path, "not a supported image file (expected .nii, .nii.gz, .nrrd or .mha)")
+        raise InputError(path, f"not a supported image file (expected {KNOWN})")
     if not path.is_file():
         raise InputError(path, "file does not exist")
-    if EXTENSIONS[ext] == "nifti":
-        _check_nifti_payload(path)
+    kind = EXTENSIONS[ext]
+    image_file_parts(path)  # refuses layouts that could not be written back faithfully
+    if kind == "nifti":
+        header = nifti.load(path)
     image = _read_sitk(path)
     _check_layout(path, image)
-    array = sitk.GetArrayFromImage(image)
-    _check_values(path, array)
+    if kind == "nifti":
+        shape = tuple(reversed(image.GetSize()))
+        stored, encoding = nifti.read_stored(path, header, shape)
+        _check_values(path, stored)
+        array = encoding.to_native(stored)
+    else:
+        array = sitk.GetArrayFromImage(image)
+        _check_values(path, array)
+        encoding = StoredEncoding(stored_dtype=array.dtype)
     return Volume(
         array=array,
         geometry=geometry_of(image),
-        encoding=StoredEncoding(stored_dtype=array.dtype),
-        format=EXTENSIONS[ext],
+        encoding=encoding,
+        format=kind,
         source=path,
         modality=guess_modality(array),
         metadata={key: image.GetMetaData(key) for key in image.GetMetaDataKeys()},
     )
 
 
-def write_image_file(volume: Volume, path: str | Path) -> Path:
-    """Write ``volume`` to ``path`` atomically, in the stored dtype, with the volume's geometry."""
-    path = Path(path)
-    if image_extension(path) is None:
-        raise InputError(path, "cannot write this format (use .nii.gz, .nii, .nrrd or .mha)")
-    image = sitk.GetImageFromArray(volume.encoding.to_stored(volume.array))
+def image_file_parts(path: Path) -> list[Path]:
+    """The files of the image at ``path``, relative to its folder, header last."""
+    kind = EXTENSIONS.get(image_extension(path) or "")
+    if kind == "nrrd":
+        return nrrd.nrrd_parts(path)
+    if kind == "metaimage":
+        return metaimage.metaimage_parts(path)
+    return nifti.nifti_parts(path)
+
+
+def stage_image_file(volume: Volume, staged: Path) -> list[Path]:
+    """Write ``volume`` to ``staged`` (a path in a staging folder); returns the files written.
+
+    When ``volume`` was read from a file of the same extension, that file's header is kept and
+    only the voxel data is new; otherwise SimpleITK writes a new file from the geometry.
+    """
+    ext = image_extension(staged)
+    if ext is None:
+        raise InputError(staged, f"cannot write this format (use {KNOWN})")
+    stored = volume.encoding.to_stored(volume.array)
+    source = volume.source
+    same_kind = source is not None and image_extension(source) in _SAME_LAYOUT[ext]
+    if same_kind and EXTENSIONS[ext] == "nifti":
+        return nifti.stage_nifti(stored, source, staged)
+    if same_kind and EXTENSIONS[ext] == "nrrd":
+        return nrrd.stage_nrrd(stored, source, staged)
+    if same_kind and EXTENSIONS[ext] == "metaimage":
+        return metaimage.stage_metaimage(stored, source, staged)
+    if volume.encoding.is_scaled:
+        raise InputError(staged, "a scaled image can only be written back to its own format")
+    image = sitk.GetImageFromArray(stored)
     apply_geometry(image, volume.geometry)
-    with atomic_path(path) as tmp:
-        sitk.WriteImage(image, str(tmp), useCompression=True)
-    return path
+    sitk.WriteImage(image, str(staged), useCompression=True)
+    return [Path(staged.name)]
+
+
+_SAME_LAYOUT = {
+    ".nii.gz": {".nii.gz", ".nii"},
+    ".nii": {".nii.gz", ".nii"},
+    ".hdr": {".hdr"},
+    ".nrrd": {".nrrd"},
+    ".nhdr": {".nhdr"},
+    ".mha": {".mha"},
+    ".mhd": {".mhd"},
+}
 
 
 def geometry_of(image: sitk.Image) -> Geometry:
@@ -110,45 +155,6 @@ def _read_sitk(path: Path) -> sitk.Image:
         return sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise InputError(path, f"cannot be read as an image ({_short_reason(error)})") from None
-
-
-def _check_nifti_payload(path: Path) -> None:
-    """Refuse a NIfTI file whose voxel data ends early or holds NaNs.
-
-    ITK reads a truncated NIfTI (plain or gzipped) without complaint, filling the missing voxels
-    with zeros, and turns NaNs into zeros too; protecting and publishing such a volume would
-    silently corrupt the dataset. nibabel sees both.
-    """
-    try:
-        nifti = nibabel.load(str(path))
-        header = nifti.header
-    except Exception:  # nibabel raises many types for non-NIfTI bytes
-        raise InputError(path, "cannot be read as an image (not a valid NIfTI header)") from None
-    shape = header.get_data_shape()
-    expected = (
-        int(header.get_data_offset()) + int(np.prod(shape)) * header.get_data_dtype().itemsize
-    )
-    try:
-        available = _payload_size(path)
-    except (OSError, EOFError):
-        raise InputError(path, "cannot be read as an image (file is truncated)") from None
-    if available < expected:
-        raise InputError(
-            path, f"cannot be read as an image (file is truncated: {available} of {expected} bytes)"
-        )
-    if np.issubdtype(header.get_data_dtype(), np.floating):
-        _check_values(path, np.asarray(nifti.dataobj))
-
-
-def _payload_size(path: Path) -> int:
-    """Bytes of (decompressed) content; a cut gzip stream raises EOFError."""
-    if not path.name.lower().endswith(".gz"):
-        return path.stat().st_size
-    total = 0
-    with gzip.open(path, "rb") as stream:
-        while chunk := stream.read(1 << 22):
-            total += len(chunk)
-    return total
 
 
 def _short_reason(error: RuntimeError) -> str:

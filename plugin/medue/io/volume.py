@@ -45,19 +45,46 @@ class Geometry:
 
 @dataclass(frozen=True)
 class StoredEncoding:
-    """How native values are stored: ``native = stored * slope + intercept`` with a stored dtype.
+    """How native values are stored: ``native = stored * slope + intercept`` in a stored dtype.
 
-    For NIfTI/NRRD written by MedUE the slope is 1 and the intercept 0; DICOM keeps the source's
-    RescaleSlope/RescaleIntercept so a zero perturbation writes back bit-exact.
+    The slope and intercept are the file's own (DICOM RescaleSlope/RescaleIntercept, NIfTI
+    ``scl_slope``/``scl_inter``; 1 and 0 where the format has none), so a zero perturbation writes
+    back bit-exact. ``bits_stored`` narrows an integer dtype to the bits the file declares in use
+    (DICOM BitsStored, PS3.5 section 8.1.1): a 12-bit CT slice in a 16-bit word holds 0..4095
+    (or -2048..2047 when signed), and a value outside that range is read differently by readers
+    that mask the unused bits, so nothing outside it is ever written.
     """
 
     stored_dtype: np.dtype
     slope: float = 1.0
     intercept: float = 0.0
+    bits_stored: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stored_dtype", np.dtype(self.stored_dtype))
+        if self.slope == 0 or not np.isfinite([self.slope, self.intercept]).all():
+            raise ValueError(f"invalid scaling: slope {self.slope}, intercept {self.intercept}")
 
     @property
     def is_integer(self) -> bool:
         return np.issubdtype(self.stored_dtype, np.integer)
+
+    @property
+    def is_scaled(self) -> bool:
+        return self.slope != 1.0 or self.intercept != 0.0
+
+    @property
+    def stored_range(self) -> tuple[float, float]:
+        """Lowest and highest stored value the file can hold (bits in use for integers)."""
+        if not self.is_integer:
+            info = np.finfo(self.stored_dtype)
+            return float(info.min), float(info.max)
+        info = np.iinfo(self.stored_dtype)
+        if self.bits_stored is None or self.bits_stored >= info.bits:
+            return float(info.min), float(info.max)
+        if info.min < 0:
+            return float(-(2 ** (self.bits_stored - 1))), float(2 ** (self.bits_stored - 1) - 1)
+        return 0.0, float(2**self.bits_stored - 1)
 
     @property
     def native_step(self) -> float:
@@ -66,25 +93,24 @@ class StoredEncoding:
 
     @property
     def native_range(self) -> tuple[float, float]:
-        """Lowest and highest native value the stored dtype can represent."""
-        if not self.is_integer:
-            info = np.finfo(self.stored_dtype)
-            return float(info.min), float(info.max)
-        info = np.iinfo(self.stored_dtype)
-        ends = (info.min * self.slope + self.intercept, info.max * self.slope + self.intercept)
+        """Lowest and highest native value the stored values can represent."""
+        low, high = self.stored_range
+        ends = (low * self.slope + self.intercept, high * self.slope + self.intercept)
         return float(min(ends)), float(max(ends))
 
     def to_stored(self, native: np.ndarray) -> np.ndarray:
         """Native values to the stored dtype: rounded to the nearest storable value and clipped."""
+        raw = np.asarray(native, dtype=np.float64)
+        if self.is_scaled:
+            raw = (raw - self.intercept) / self.slope
         if not self.is_integer:
-            return np.asarray(native, dtype=np.float64).astype(self.stored_dtype)
-        raw = (np.asarray(native, dtype=np.float64) - self.intercept) / self.slope
-        info = np.iinfo(self.stored_dtype)
-        return np.clip(np.rint(raw), info.min, info.max).astype(self.stored_dtype)
+            return raw.astype(self.stored_dtype)
+        low, high = self.stored_range
+        return np.clip(np.rint(raw), low, high).astype(self.stored_dtype)
 
     def to_native(self, stored: np.ndarray) -> np.ndarray:
         """Stored values to native units, in the narrowest dtype that holds them exactly."""
-        if self.slope == 1.0 and self.intercept == 0.0:
+        if not self.is_scaled:
             return np.asarray(stored)
         native = np.asarray(stored, dtype=np.float64) * self.slope + self.intercept
         if (
@@ -92,12 +118,26 @@ class StoredEncoding:
             and float(self.slope).is_integer()
             and float(self.intercept).is_integer()
         ):
-            return native.astype(np.int32)
+            return native.astype(np.int32 if self._fits_int32() else np.int64)
         return native
 
     def quantise(self, native: np.ndarray) -> np.ndarray:
         """Native values snapped to what survives a write and a reload (float64 result)."""
         return np.asarray(self.to_native(self.to_stored(native)), dtype=np.float64)
+
+    def describe(self) -> str:
+        """'int16 (12 bits), native = 2 * stored - 1024' in a person's words."""
+        text = str(self.stored_dtype)
+        if self.bits_stored is not None and self.is_integer:
+            text += f" ({self.bits_stored} bits stored)"
+        if self.is_scaled:
+            text += f", native = {self.slope:g} * stored {self.intercept:+g}"
+        return text
+
+    def _fits_int32(self) -> bool:
+        low, high = self.native_range
+        info = np.iinfo(np.int32)
+        return info.min <= low and high <= info.max
 
 
 @dataclass

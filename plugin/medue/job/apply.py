@@ -1,7 +1,8 @@
 """Protect one case: perturb, round to the stored dtype within budget, write, reload, measure.
 
 Every number recorded here is measured on the file as written and read back, never on the array
-in memory: that is what a downloader gets.
+in memory: that is what a downloader gets. The check runs on the staged copy, before it is moved
+into place, so a copy that fails it is never released.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numpy as np
 
 from medue import metrics
 from medue.datasets import LoadedCase
+from medue.errors import InputError
 from medue.intensity import apply_within_budget
-from medue.io import Volume, read_volume, write_volume
+from medue.io import Volume, write_volume
 from medue.methods.base import Perturber
 from medue.prepare import PreparedCase
 
@@ -27,6 +29,7 @@ class CaseResult:
     image_id: str
     source: str
     output: str
+    stored: str  # what the file holds, e.g. "int16 (12 bits stored), native = 1 * stored -1024"
     epsilon_native: float
     window: dict
     metrics: dict
@@ -46,17 +49,30 @@ def protect_case(
     """Write one protected copy to ``output``; returns its record and the reloaded file."""
     started = time.monotonic()
     image = loaded.image
-    protected = perturbed_array(image, prepared, perturber)
-    written = write_volume(image.with_array(protected), output, derivation=derivation)
-    reloaded = read_volume(written)
     budget = prepared.budget
-    measured = measure_change(image.array, reloaded.array)
-    if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
-        raise RuntimeError(f"budget exceeded on the written file {written}: {measured}")
+    protected = perturbed_array(image, prepared, perturber)
+    checked: dict = {}
+
+    def verify(reloaded: Volume) -> None:
+        """The staged file as a downloader will read it: same grid, change within budget."""
+        if reloaded.shape != image.shape or not reloaded.geometry.matches(image.geometry):
+            raise InputError(output, "the written copy does not reload on the source's grid")
+        measured = measure_change(image.array, reloaded.array)
+        if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
+            raise InputError(
+                output,
+                f"the written copy changes a voxel by {measured['max_abs_change']:g}, over the "
+                f"budget of {budget.epsilon_native:g}; not released",
+            )
+        checked.update(volume=reloaded, metrics=measured)
+
+    written = write_volume(image.with_array(protected), output, derivation, verify=verify)
+    reloaded, measured = checked["volume"], checked["metrics"]
     result = CaseResult(
         image_id=prepared.image_id,
         source=str(loaded.case.image),
         output=str(written),
+        stored=image.encoding.describe(),
         epsilon_native=budget.epsilon_native,
         window=budget.window.as_dict(),
         metrics=measured,

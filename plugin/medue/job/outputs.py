@@ -1,8 +1,10 @@
 """Where each protected copy goes, and fingerprints of inputs and outputs for the manifest.
 
 Outputs mirror the input layout under the output folder (same relative names, so an export can be
-opened as a MONAI Label studies folder); label maps are copied unchanged beside them. The output
-folder may never be, or sit inside, the input folder: originals are only read.
+opened as a MONAI Label studies folder); label maps are copied unchanged beside them, with every
+file they consist of (a detached header's data file too). A single image or a DICOM series folder
+given as the input is written *into* the output folder under its own name. The output folder may
+never be, or sit inside, the input folder, and no output may land on an original.
 """
 
 from __future__ import annotations
@@ -13,22 +15,29 @@ from pathlib import Path
 
 from medue.datasets import Case
 from medue.errors import InputError
-from medue.io.atomic import atomic_path
+from medue.io import looks_like_dicom_folder, volume_files
+from medue.io.atomic import commit_staged, staging_folder
 
 REPORT_FOLDER = "medue"
 
 
 def check_output_folder(input_path: Path, output: Path) -> None:
-    source = input_root(input_path).resolve()
+    """Refuse an output folder that is the input, sits inside it, or would receive originals."""
+    source = input_path.resolve()
     target = output.resolve()
-    if target == source or source in target.parents:
+    inside = source.is_dir() and (target == source or source in target.parents)
+    if inside or target == input_root(input_path).resolve():
         raise InputError(
             output, "output folder must be outside the input folder (originals are only read)"
         )
+    if target.is_file():
+        raise InputError(output, "is a file; give a folder for the protected copies")
 
 
 def input_root(input_path: Path) -> Path:
-    return input_path if input_path.is_dir() else input_path.parent
+    """The folder outputs are mirrored from: a dataset folder itself, else the input's parent."""
+    single = input_path.is_file() or looks_like_dicom_folder(input_path)
+    return input_path.parent if single else input_path
 
 
 def output_for(path: Path, root: Path, output: Path) -> Path:
@@ -41,11 +50,21 @@ def output_for(path: Path, root: Path, output: Path) -> Path:
 
 
 def copy_label(case: Case, root: Path, output: Path) -> Path | None:
+    """Copy ``case``'s label map, with all its files, to its mirrored place (atomically)."""
     if case.label is None:
         return None
     target = output_for(case.label, root, output)
-    with atomic_path(target) as tmp:
-        shutil.copyfile(case.label, tmp)
+    parts = volume_files(case.label)
+    with staging_folder(target.parent) as stage:
+        for part in parts:
+            staged = stage / part
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            if (case.label.parent / part).is_dir():
+                shutil.copytree(case.label.parent / part, staged)
+            else:
+                shutil.copyfile(case.label.parent / part, staged)
+        for part in parts:
+            commit_staged(stage / part, target.parent / part)
     return target
 
 

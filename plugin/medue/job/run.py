@@ -1,9 +1,11 @@
 """Orchestration of a protect job: cases -> prepared -> fitted method -> protected files + records.
 
 One direction only: nothing computed later is fed back to an earlier step. A case that fails to
-load or prepare is recorded and skipped; the others go on. Progress is reported per phase
-("prepare", "fit", "apply"); the cancel token is checked between cases and between fit steps, and
-every file is written atomically, so a cancelled job leaves no partial output.
+load, prepare or write (for any reason, expected or not) is recorded with its file and skipped;
+the others go on, and the manifest and report are written whatever happened. Progress is
+reported per phase ("prepare", "fit", "apply"); the cancel token is checked between cases and
+between fit steps, and every file is written atomically, so a cancelled job leaves no partial
+output.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def prepare_dataset(
         check_cancel(cancel)
         try:
             loaded.append(load_case(case, require_label=settings.roi.box is None))
-        except InputError as error:
+        except Exception as error:  # recorded for this case; re-raises a cancel
             failures.append(Failure.from_error(error, case.image))
         progress("prepare", index + 1, len(cases) * 2)
     values = class_values or _label_values(loaded, settings.roi)
@@ -111,8 +113,8 @@ def prepare_dataset(
             window = default_window(item.image.array, item.image.modality, settings.ct_window)
             prepared = prepare_case(item, settings.roi, settings.budget, window, values)
             pairs.append((item, prepared))
-        except InputError as error:
-            failures.append(Failure.from_error(error, item.case.image))
+        except Exception as error:
+            failures.append(Failure.from_error(error, item.case.image, "preparing"))
         progress("prepare", len(cases) + index + 1, len(cases) * 2)
     return PreparedDataset(pairs, failures, tuple(values), _choose_mode(settings.mode, loaded))
 
@@ -152,16 +154,22 @@ def protect_dataset(
     started = time.time()
     class_values = perturber.class_values if perturber is not None else None
     dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel)
-    if perturber is None:
+    results, failures, generator_path = [], list(dataset.failures), None
+    if not dataset.pairs:  # nothing to fit on or protect: the record still says what failed
+        perturber = None
+    elif perturber is None:
         perturber = fit_prepared(dataset, settings, progress, cancel)
-    generator_path = _save_generator(perturber, output)
-    results, failures = _apply_all(input_path, output, dataset, perturber, progress, cancel)
-    failures = dataset.failures + failures
+    if perturber is not None:
+        generator_path = _save_generator(perturber, output)
+        results, apply_failures = _apply_all(
+            input_path, output, dataset, perturber, progress, cancel
+        )
+        failures += apply_failures
     record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
     record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
     record["checked_against"] = None
     manifest, report = _write_record(output, settings, record)
-    if settings.check is not None:  # the release is complete first: a cancelled check loses nothing
+    if settings.check is not None and results:  # the release is complete: a cancel loses nothing
         record["checked_against"] = check_release(
             input_path, output, output / REPORT_FOLDER / CHECK_FOLDER, settings.check,
             progress, cancel,
@@ -195,14 +203,15 @@ def _apply_all(input_path, output, dataset, perturber, progress, cancel):
         target = output_for(loaded.case.image, root, output)
         try:
             result, written = protect_case(loaded, prepared, perturber, target, derivation)
-        except InputError as error:
-            failures.append(Failure.from_error(error, loaded.case.image))
+            copy_label(loaded.case, root, output)
+        except Exception as error:  # recorded for this case; re-raises a cancel
+            failures.append(Failure.from_error(error, loaded.case.image, "writing"))
             continue
-        copy_label(loaded.case, root, output)
         figure = output / REPORT_FOLDER / "figures" / f"{prepared.image_id}.png"
+        monochrome1 = loaded.image.metadata.get("photometric_interpretation") == "MONOCHROME1"
         case_figure(
             loaded.image.array, written.array, prepared.budget.window,
-            prepared.budget.epsilon_native, figure,
+            prepared.budget.epsilon_native, figure, inverted=monochrome1,
         )  # fmt: skip
         results.append((result, loaded.case, figure))
         progress("apply", index + 1, len(dataset.pairs))
@@ -228,8 +237,12 @@ def _manifest(input_path, output, settings, perturber, generator_path, results, 
         "input": str(input_path),
         "output": str(output),
         "settings": settings.as_dict(),
-        "method": perturber.describe(),
-        "generator": {"path": str(generator_path), "sha256": fingerprint(generator_path)},
+        "method": perturber.describe() if perturber is not None else None,
+        "generator": (
+            {"path": str(generator_path), "sha256": fingerprint(generator_path)}
+            if generator_path is not None
+            else None
+        ),
         "cases": cases,
         "failed": [{"source": f.source, "problem": f.problem} for f in failures],
         "summary": _summary(cases),

@@ -1,0 +1,123 @@
+"""NRRD files (attached ``.nrrd`` or detached ``.nhdr`` + data file) kept header for header.
+
+The NRRD format (teem, "NRRD format file specification", NRRD0001-NRRD0005) is a text header of
+fields and key/value pairs, then the data, either after a blank line in the same file or in the
+file the ``data file`` field names. The header carries geometry, axis kinds, units, measurement
+frame and any key/value a converter added; MedUE writes it back byte for byte and writes new data
+in the header's own ``type``, ``endian`` and ``encoding``. A detached data file is written under
+the name the header gives it, beside the header, so image and label stay readable.
+
+Fields are parsed with pynrrd; what cannot be written back faithfully (a data file given by an
+absolute path or outside the header's folder, several data files, byte/line skips, text or hex
+encodings) is refused with one message naming the file.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import nrrd
+import numpy as np
+
+from medue.errors import InputError
+
+GZIP_LEVEL = 6
+ENCODINGS = {"raw": "raw", "gzip": "gzip", "gz": "gzip", "bzip2": "bzip2", "bz2": "bzip2"}
+
+
+@dataclass(frozen=True)
+class NrrdLayout:
+    """Where and how an NRRD file keeps its data."""
+
+    header: bytes  # the header exactly as stored, through the blank line of an attached file
+    encoding: str  # "raw", "gzip" or "bzip2"
+    byte_order: str  # "<" or ">"
+    data_file: Path | None  # relative to the header's folder; None when the data is attached
+
+
+def nrrd_layout(path: Path) -> NrrdLayout:
+    """Parse ``path``'s header; refuses what MedUE could not write back faithfully."""
+    try:
+        fields = nrrd.read_header(str(path))
+    except Exception as error:  # pynrrd raises NRRDError and others for damaged headers
+        raise InputError(path, f"cannot be read as an NRRD header ({error})") from None
+    encoding = ENCODINGS.get(str(fields.get("encoding", "")).lower())
+    if encoding is None:
+        raise InputError(
+            path, f"NRRD encoding '{fields.get('encoding')}' is not supported (raw, gzip, bzip2)"
+        )
+    for skip in ("byte skip", "line skip"):
+        if int(fields.get(skip, 0)) != 0:
+            raise InputError(path, f"NRRD '{skip}' is not supported")
+    return NrrdLayout(
+        header=_header_bytes(path, "data file" in fields),
+        encoding=encoding,
+        byte_order=">" if str(fields.get("endian", "little")).lower() == "big" else "<",
+        data_file=_data_file(path, fields.get("data file")),
+    )
+
+
+def nrrd_parts(path: Path) -> list[Path]:
+    """The files of an NRRD image, relative to its folder: data file (if detached), header."""
+    layout = nrrd_layout(path)
+    return [layout.data_file, Path(path.name)] if layout.data_file else [Path(path.name)]
+
+
+def stage_nrrd(stored: np.ndarray, source: Path, staged: Path) -> list[Path]:
+    """Write ``source``'s header with ``stored`` (z, y, x) as its data, under ``staged``'s name.
+
+    Returns the written files relative to ``staged``'s folder, data file first.
+    """
+    layout = nrrd_layout(source)
+    data = _encode(stored, layout)
+    if layout.data_file is None:
+        staged.write_bytes(layout.header + data)
+        return [Path(staged.name)]
+    data_path = staged.parent / layout.data_file
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    data_path.write_bytes(data)
+    staged.write_bytes(layout.header)
+    return [layout.data_file, Path(staged.name)]
+
+
+def _encode(stored: np.ndarray, layout: NrrdLayout) -> bytes:
+    raw = np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder(layout.byte_order))
+    payload = raw.tobytes()
+    if layout.encoding == "gzip":
+        return gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
+    if layout.encoding == "bzip2":
+        return bz2.compress(payload)
+    return payload
+
+
+def _header_bytes(path: Path, detached: bool) -> bytes:
+    """The header as stored: the whole ``.nhdr``, or an attached file's bytes to its blank line."""
+    if detached:
+        return path.read_bytes()
+    lines = []
+    with path.open("rb") as stream:
+        for line in stream:
+            lines.append(line)
+            if not line.strip():
+                return b"".join(lines)
+    raise InputError(path, "NRRD header has no blank line and no 'data file': no data")
+
+
+def _data_file(header: Path, value: object) -> Path | None:
+    if value is None:
+        return None
+    name = str(value).strip()
+    if name.upper().startswith("LIST") or len(name.split()) > 1:
+        raise InputError(header, "NRRD data split over several files is not supported")
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise InputError(
+            header,
+            f"NRRD data file '{name}' is outside the header's folder; a copy could not carry it",
+        )
+    if not (header.parent / relative).is_file():
+        raise InputError(header, f"NRRD data file '{name}' does not exist")
+    return Path(relative)

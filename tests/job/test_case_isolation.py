@@ -1,0 +1,102 @@
+"""One case's trouble stays that case's: errors are recorded, the rest is protected, records written.
+
+Also: a copy that fails its check after writing is never released, and the output folder is never
+deleted or swapped, whatever the input is (a dataset, one file, one DICOM series folder).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medue.budget import BudgetRequest
+from medue.datasets import Case
+from medue.errors import InputError
+from medue.io import read_volume, write_volume
+from medue.io.atomic import TMP_PREFIX
+from medue.job import ProtectSettings, protect_dataset
+from medue.job import apply as apply_module
+from medue.job.outputs import check_output_folder
+from tests.io.field_files import cube_label, phantom, protect_folder, write_nifti
+
+
+def small_dataset(folder: Path, names=("a", "b", "c")) -> Path:
+    (folder / "labels/final").mkdir(parents=True)
+    for index, name in enumerate(names):
+        write_nifti(folder / f"{name}.nii.gz", phantom(seed=index))
+        write_nifti(folder / f"labels/final/{name}.nii.gz", cube_label(), "uint8")
+    return folder
+
+
+def test_unexpected_error_in_one_case_is_recorded_and_the_rest_protected(tmp_path, monkeypatch):
+    folder = small_dataset(tmp_path / "in")
+    real = apply_module.perturbed_array
+
+    def fails_on_b(image, prepared, perturber):
+        if prepared.image_id == "b":
+            raise ZeroDivisionError("a bug nobody foresaw")
+        return real(image, prepared, perturber)
+
+    monkeypatch.setattr(apply_module, "perturbed_array", fails_on_b)
+    outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
+    assert sorted(Path(r.output).name for r in outcome.results) == ["a.nii.gz", "c.nii.gz"]
+    manifest = json.loads(outcome.manifest.read_text())
+    [failed] = manifest["failed"]
+    assert failed["source"].endswith("b.nii.gz")
+    assert "unexpected error while writing it (ZeroDivisionError: a bug" in failed["problem"]
+    assert not (tmp_path / "out/b.nii.gz").exists()
+    assert outcome.report.is_file()
+
+
+def test_copy_failing_its_check_after_writing_is_not_released(tmp_path, monkeypatch):
+    folder = small_dataset(tmp_path / "in", names=("a",))
+    monkeypatch.setattr(apply_module, "measure_change", lambda a, b: {"max_abs_change": 99.0})
+    outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
+    [failure] = outcome.failures
+    assert "changes a voxel by 99, over the budget of 3; not released" in failure.problem
+    assert not (tmp_path / "out/a.nii.gz").exists()
+    assert not list((tmp_path / "out").glob(f"{TMP_PREFIX}*"))
+    assert json.loads(outcome.manifest.read_text())["cases"] == []
+
+
+def test_no_usable_case_still_writes_manifest_and_report(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.nii.gz").write_bytes(b"not an image at all")
+    outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
+    manifest = json.loads(outcome.manifest.read_text())
+    assert manifest["cases"] == [] and manifest["failed"][0]["source"].endswith("broken.nii.gz")
+    assert outcome.report.is_file()
+
+
+def test_single_file_input_goes_into_the_output_folder_and_keeps_its_contents(tmp_path):
+    folder = small_dataset(tmp_path / "in", names=("a",))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("user's file")
+    case = Case("a", folder / "a.nii.gz", folder / "labels/final/a.nii.gz")
+    settings = ProtectSettings(method="random", budget=BudgetRequest(preset=None, epsilon=3.0))
+    outcome = protect_dataset(folder / "a.nii.gz", [case], out, settings)
+    assert not outcome.failures
+    assert (out / "a.nii.gz").is_file() and (out / "keep.txt").read_text() == "user's file"
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "parent_of_file"])
+def test_output_that_would_touch_originals_is_refused(tmp_path, where):
+    folder = small_dataset(tmp_path / "in", names=("a",))
+    given = folder / "a.nii.gz" if where == "parent_of_file" else folder
+    output = {"same": folder, "inside": folder / "out", "parent_of_file": folder}[where]
+    with pytest.raises(InputError, match="outside the input folder"):
+        check_output_folder(given, output)
+
+
+def test_writing_never_replaces_a_folder_of_foreign_files(tmp_path):
+    volume = read_volume(write_nifti(tmp_path / "a.nii.gz", phantom()))
+    target = tmp_path / "out" / "a.nii.gz"
+    target.mkdir(parents=True)
+    (target / "precious.txt").write_text("keep")
+    with pytest.raises(OSError):
+        write_volume(volume, target)
+    assert (target / "precious.txt").read_text() == "keep"
