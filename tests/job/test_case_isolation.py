@@ -1,4 +1,4 @@
-"""One case's trouble stays that case's: errors are recorded, the rest is protected, records written.
+"""One case's trouble stays that case's: errors recorded, the rest protected, records written.
 
 Also: a copy that fails its check after writing is never released, and the output folder is never
 deleted or swapped, whatever the input is (a dataset, one file, one DICOM series folder).

@@ -52,7 +52,7 @@ def load(path: Path) -> nibabel.Nifti1Image:
 
 
 def data_file(path: Path) -> Path:
-    """The file holding the voxel data: the file itself, or a pair's ``.img`` beside its ``.hdr``."""
+    """The file holding the voxel data: the file itself, or the .img beside a pair's .hdr."""
     if path.name.lower().endswith(".hdr"):
         return path.with_name(path.name[:-4] + (".img" if path.name.endswith(".hdr") else ".IMG"))
     return path

@@ -211,7 +211,7 @@ def _check_range(path: Path, values: np.ndarray, encoding: StoredEncoding) -> No
 
 @contextlib.contextmanager
 def _itk_warnings_off() -> Iterator[None]:
-    """GDCM's warnings concern series sorting, which MedUE checks itself (medue.io.dicom.geometry)."""
+    """GDCM's warnings concern series sorting, which MedUE checks itself (see .geometry)."""
     previous = sitk.ProcessObject.GetGlobalWarningDisplay()
     sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
