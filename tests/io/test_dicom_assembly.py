@@ -12,7 +12,7 @@ from pydicom.uid import generate_uid
 
 from medue.errors import InputError
 from medue.io import read_volume, write_volume
-from tests.io.test_dicom_builders import Study, ct_series, ramp
+from tests.io.dicom_builders import Study, ct_series, ramp
 
 MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 

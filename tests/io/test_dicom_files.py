@@ -13,7 +13,7 @@ import SimpleITK as sitk
 from medue.datasets import discover_cases, load_case
 from medue.errors import InputError
 from medue.io import is_dicom_folder, looks_like_dicom_folder, read_volume, write_volume
-from tests.io.test_dicom_builders import (
+from tests.io.dicom_builders import (
     BASIC_TEXT_SR_STORAGE,
     GSPS_STORAGE,
     RT_PLAN_STORAGE,
@@ -21,6 +21,7 @@ from tests.io.test_dicom_builders import (
     SEGMENTATION_STORAGE,
     Study,
     ct_series,
+    enhanced_ct,
     non_image,
     ramp,
     rt_dose,
@@ -166,3 +167,15 @@ def test_files_without_the_part10_preamble_are_read(tmp_path):
     written = pydicom.dcmread(sorted(out.iterdir())[0])
     assert written.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
     assert written.file_meta.MediaStorageSOPClassUID == written.SOPClassUID
+
+
+def test_builders_make_files_pydicom_and_gdcm_read(tmp_path):
+    paths = ct_series(tmp_path / "ct", ramp())
+    ds = pydicom.dcmread(paths[0])
+    assert ds.pixel_array.shape == (16, 16) and ds.Modality == "CT"
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(tmp_path / "ct")))
+    assert reader.Execute().GetSize() == (16, 16, 4)
+    enhanced = enhanced_ct(tmp_path / "e.dcm", ramp(), [2, 0, 3, 1])
+    assert pydicom.dcmread(enhanced).pixel_array.shape == (4, 16, 16)
+    assert pydicom.dcmread(rt_dose(tmp_path / "dose.dcm", Study())).pixel_array.shape == (3, 8, 8)

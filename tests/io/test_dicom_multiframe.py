@@ -12,7 +12,7 @@ from pydicom.uid import JPEGLosslessSV1
 
 from medue.errors import InputError
 from medue.io import read_volume
-from tests.io.test_dicom_builders import (
+from tests.io.dicom_builders import (
     assert_header_kept,
     ct_series,
     enhanced_ct,

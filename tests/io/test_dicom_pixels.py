@@ -12,7 +12,7 @@ from pydicom.uid import JPEGLosslessSV1, RLELossless
 
 from medue.errors import InputError
 from medue.io import read_volume
-from tests.io.test_dicom_builders import (
+from tests.io.dicom_builders import (
     assert_faithful_write,
     ct_series,
     protect,

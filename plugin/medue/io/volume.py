@@ -128,7 +128,7 @@ class StoredEncoding:
     def describe(self) -> str:
         """'int16 (12 bits), native = 2 * stored - 1024' in a person's words."""
         text = str(self.stored_dtype)
-        if self.bits_stored is not None and self.is_integer:
+        if self.is_integer and (self.bits_stored or 64) < self.stored_dtype.itemsize * 8:
             text += f" ({self.bits_stored} bits stored)"
         if self.is_scaled:
             text += f", native = {self.slope:g} * stored {self.intercept:+g}"

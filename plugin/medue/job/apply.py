@@ -8,7 +8,7 @@ into place, so a copy that fails it is never released.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ class CaseResult:
     window: dict
     metrics: dict
     seconds: float
+    skipped_objects: list[str] = field(default_factory=list)  # DICOM: RT Dose, SR, ... beside it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +78,7 @@ def protect_case(
         window=budget.window.as_dict(),
         metrics=measured,
         seconds=round(time.monotonic() - started, 2),
+        skipped_objects=list(image.metadata.get("skipped", [])),
     )
     return result, reloaded
 
@@ -85,6 +87,9 @@ def perturbed_array(image: Volume, prepared: PreparedCase, perturber: Perturber)
     """The protected voxel values (native units, storable, within budget), shaped like ``image``."""
     delta = perturber.perturb(prepared).reshape(image.shape)
     change = prepared.budget.window.delta_to_native(delta)
+    padding = image.metadata.get("padding_native")  # DICOM voxels outside the scanned field
+    if padding is not None:
+        change[(image.array >= padding[0]) & (image.array <= padding[1])] = 0.0
     return apply_within_budget(image.array, change, prepared.budget.epsilon_native, image.encoding)
 
 

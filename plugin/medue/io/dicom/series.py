@@ -84,6 +84,7 @@ def read_dicom_series(folder: str | Path) -> Volume:
     stored = np.concatenate([stored_frames(files[i][0], layout, encoding) for i in order])
     header = files[order[0]][1]
     metadata = _metadata(header, layout, [files[i][0] for i in order], skipped)
+    metadata["padding_native"] = padding_native(header, encoding)
     return _volume(folder, stored, geometry, encoding, header, metadata)
 
 
@@ -153,6 +154,7 @@ def _read_multiframe(
     stored = stored_frames(path, layout, encoding)[order]
     metadata = _metadata(header, layout, [path], skipped)
     metadata["frames"] = order
+    metadata["padding_native"] = padding_native(header, encoding)
     return _volume(folder, stored, geometry, encoding, header, metadata)
 
 
@@ -180,6 +182,21 @@ def _metadata(header: Dataset, layout: PixelLayout, files: list[Path], skipped: 
         "pixel_representation": layout.pixel_representation,
         "skipped": list(skipped),
     }
+
+
+def padding_native(header: Dataset, encoding) -> list[float] | None:
+    """Native range [low, high] of Pixel Padding Value (to Pixel Padding Range Limit), or None.
+
+    Padding marks voxels outside the scanned field (PS3.3 C.7.5.1.1.2); a protected copy must
+    leave them as they are, or a reader would take them for tissue.
+    """
+    if "PixelPaddingValue" not in header:
+        return None
+    ends = [int(header.PixelPaddingValue)]
+    if "PixelPaddingRangeLimit" in header:
+        ends.append(int(header.PixelPaddingRangeLimit))
+    native = [float(encoding.to_native(np.asarray(end))) for end in ends]
+    return [min(native), max(native)]
 
 
 def _written_by_medue(path: Path) -> bool:

@@ -1,0 +1,105 @@
+"""DICOM through the whole protect job, as a user runs it: series given directly, datasets of
+series with labels and RT objects beside them, padding left alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import SimpleITK as sitk
+
+from medue.io import read_volume
+from tests.io.dicom_builders import Study, ct_series, ramp, rt_dose
+from tests.io.field_files import protect_folder
+
+MEDUE = str(Path(sys.executable).parent / "medue")
+PADDING = -2000  # stored value of the voxels outside the scanned circle
+
+
+def medue(*args) -> subprocess.CompletedProcess:
+    command = [MEDUE, *map(str, args), "--no-progress"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def stored_of(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: pydicom.dcmread(p).pixel_array for p in sorted(folder.iterdir())}
+
+
+def label_for(series: Path, path: Path) -> Path:
+    """A cube label on the series' own grid, written as NIfTI (what an annotator exports)."""
+    volume = read_volume(series)
+    label = np.zeros(volume.shape, np.uint8)
+    label[1:3, 4:12, 4:12] = 1
+    image = sitk.GetImageFromArray(label)
+    image.SetSpacing(volume.geometry.spacing)
+    image.SetOrigin(volume.geometry.origin)
+    image.SetDirection(volume.geometry.direction)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def test_series_folder_given_directly_is_protected_into_the_output(tmp_path):
+    series = tmp_path / "ct_head"
+    ct_series(series, ramp(low=900))
+    out = tmp_path / "release"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    result = medue("protect", series, out, "--method", "random", "--epsilon", "8",
+                   "--roi-box", "0,2,2,4,14,14")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    written, source = stored_of(out / "ct_head"), stored_of(series)
+    assert written.keys() == source.keys()
+    change = np.concatenate([written[n].astype(int) - source[n] for n in source]).ravel()
+    assert 0 < np.abs(change).max() <= 8
+    manifest = json.loads((out / "medue/manifest.json").read_text())
+    assert manifest["cases"][0]["output"] == str(out / "ct_head")
+    again = medue("protect", series, out, "--method", "random", "--epsilon", "8",
+                  "--roi-box", "0,2,2,4,14,14")  # fmt: skip
+    assert again.returncode == 0, again.stderr  # an earlier MedUE output may be replaced
+    assert (out / "notes.txt").is_file()
+
+
+def test_dataset_of_series_with_labels_and_rt_objects(tmp_path):
+    data = tmp_path / "studies"
+    study = Study()
+    ct_series(data / "patient_a", ramp(low=900), study=study)
+    rt_dose(data / "patient_a" / "rtdose.dcm", study)
+    label = label_for(data / "patient_a", data / "labels/final/patient_a.nii.gz")
+    outcome = protect_folder(data, tmp_path / "out", epsilon=6.0)
+    assert not outcome.failures, outcome.failures
+    [case] = json.loads(outcome.manifest.read_text())["cases"]
+    assert case["skipped_objects"] == ["rtdose.dcm: RT Dose Storage"]
+    assert case["stored"] == "int16, native = 1 * stored -1024"
+    written = tmp_path / "out/patient_a"
+    assert not (written / "rtdose.dcm").exists()  # not an image: not carried into the release
+    copied = tmp_path / "out/labels/final/patient_a.nii.gz"
+    assert copied.read_bytes() == label.read_bytes()
+    assert read_volume(written).geometry.matches(read_volume(data / "patient_a").geometry)
+
+
+def test_padding_voxels_are_never_changed(tmp_path):
+    stored = ramp(low=900)
+    stored[:, :3, :] = PADDING
+    series = tmp_path / "padded"
+
+    def pad(ds, _k):
+        ds.PixelPaddingValue = PADDING
+
+    ct_series(series, stored, edit=pad)
+    out = tmp_path / "out"
+    result = medue("protect", series, out, "--method", "random-image", "--epsilon", "10",
+                   "--roi-box", "0,0,0,4,16,16")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for name, pixels in stored_of(out / "padded").items():
+        source = pydicom.dcmread(series / name).pixel_array
+        padding = source == PADDING
+        assert padding.any()
+        np.testing.assert_array_equal(pixels[padding], PADDING)
+        assert np.any(pixels[~padding] != source[~padding])
