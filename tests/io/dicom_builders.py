@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -302,3 +303,18 @@ def assert_faithful_write(volume: Volume, protected: Volume, out: Path, epsilon:
         assert written.PhotometricInterpretation == source.PhotometricInterpretation
         for keyword in ("BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation"):
             assert written[keyword].value == source[keyword].value
+
+
+def label_on_grid(series: Path, path: Path, box=(slice(1, 3), slice(4, 12), slice(4, 12))) -> Path:
+    """A label with a box of 1s on ``series``' own grid, written by SimpleITK (as an annotator's
+    tool would export it) to ``path``."""
+    volume = read_volume(series)
+    label = np.zeros(volume.shape, np.uint8)
+    label[box] = 1
+    image = sitk.GetImageFromArray(label)
+    image.SetSpacing(volume.geometry.spacing)
+    image.SetOrigin(volume.geometry.origin)
+    image.SetDirection(volume.geometry.direction)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(path))
+    return path

@@ -22,6 +22,7 @@ from tests.io.dicom_builders import (
     Study,
     ct_series,
     enhanced_ct,
+    label_on_grid,
     non_image,
     ramp,
     rt_dose,
@@ -97,15 +98,8 @@ def test_dataset_with_a_ct_series_and_an_rt_dose_lists_the_series(tmp_path):
 def test_labels_in_labels_final_are_found_for_dicom_cases(tmp_path):
     ct_series(tmp_path / "lung_ct", ramp())
     ct_series(tmp_path / "other_ct", ramp())
-    volume = read_volume(tmp_path / "lung_ct")
-    label = np.zeros(volume.shape, np.uint8)
-    label[1:3, 4:9, 4:9] = 1
-    image = sitk.GetImageFromArray(label)
-    image.SetSpacing(volume.geometry.spacing)
-    image.SetOrigin(volume.geometry.origin)
-    image.SetDirection(volume.geometry.direction)
-    (tmp_path / "labels/final").mkdir(parents=True)
-    sitk.WriteImage(image, str(tmp_path / "labels/final/lung_ct.nrrd"))
+    box = (slice(1, 3), slice(4, 9), slice(4, 9))
+    label_on_grid(tmp_path / "lung_ct", tmp_path / "labels/final/lung_ct.nrrd", box)
     cases = {c.image_id: c for c in discover_cases(tmp_path)}
     assert cases["lung_ct"].label == tmp_path / "labels/final/lung_ct.nrrd"
     assert cases["other_ct"].label is None

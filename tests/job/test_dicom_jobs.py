@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-import SimpleITK as sitk
 
 from medue.io import read_volume
-from tests.io.dicom_builders import Study, ct_series, ramp, rt_dose
+from tests.io.dicom_builders import Study, ct_series, label_on_grid, ramp, rt_dose
 from tests.io.field_files import protect_folder
 
 MEDUE = str(Path(sys.executable).parent / "medue")
@@ -27,20 +26,6 @@ def medue(*args) -> subprocess.CompletedProcess:
 
 def stored_of(folder: Path) -> dict[str, np.ndarray]:
     return {p.name: pydicom.dcmread(p).pixel_array for p in sorted(folder.iterdir())}
-
-
-def label_for(series: Path, path: Path) -> Path:
-    """A cube label on the series' own grid, written as NIfTI (what an annotator exports)."""
-    volume = read_volume(series)
-    label = np.zeros(volume.shape, np.uint8)
-    label[1:3, 4:12, 4:12] = 1
-    image = sitk.GetImageFromArray(label)
-    image.SetSpacing(volume.geometry.spacing)
-    image.SetOrigin(volume.geometry.origin)
-    image.SetDirection(volume.geometry.direction)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(image, str(path))
-    return path
 
 
 def test_series_folder_given_directly_is_protected_into_the_output(tmp_path):
@@ -71,7 +56,7 @@ def test_dataset_of_series_with_labels_and_rt_objects(tmp_path):
     study = Study()
     ct_series(data / "patient_a", ramp(low=900), study=study)
     rt_dose(data / "patient_a" / "rtdose.dcm", study)
-    label = label_for(data / "patient_a", data / "labels/final/patient_a.nii.gz")
+    label = label_on_grid(data / "patient_a", data / "labels/final/patient_a.nii.gz")
     outcome = protect_folder(data, tmp_path / "out", epsilon=6.0)
     assert not outcome.failures, outcome.failures
     [case] = json.loads(outcome.manifest.read_text())["cases"]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
 from medue.errors import InputError
+from medue.io import detached
 
 ZLIB_LEVEL = 6
 MAX_HEADER_BYTES = 1 << 16
@@ -52,8 +53,7 @@ def metaimage_layout(path: Path) -> MetaImageLayout:
 
 def metaimage_parts(path: Path) -> list[Path]:
     """The files of a MetaImage, relative to its folder: data file (if detached), header."""
-    layout = metaimage_layout(path)
-    return [layout.data_file, Path(path.name)] if layout.data_file else [Path(path.name)]
+    return detached.parts(path, metaimage_layout(path).data_file)
 
 
 def stage_metaimage(stored: np.ndarray, source: Path, staged: Path) -> list[Path]:
@@ -67,14 +67,7 @@ def stage_metaimage(stored: np.ndarray, source: Path, staged: Path) -> list[Path
     if layout.compressed:
         data = zlib.compress(data, ZLIB_LEVEL)
     header = b"".join(_with_compressed_size(line, len(data)) for line in layout.header_lines)
-    if layout.data_file is None:
-        staged.write_bytes(header + data)
-        return [Path(staged.name)]
-    data_path = staged.parent / layout.data_file
-    data_path.parent.mkdir(parents=True, exist_ok=True)
-    data_path.write_bytes(data)
-    staged.write_bytes(header)
-    return [layout.data_file, Path(staged.name)]
+    return detached.write_parts(staged, header, data, layout.data_file)
 
 
 def _read_header(path: Path) -> tuple[list[bytes], dict[str, str]]:
@@ -107,15 +100,4 @@ def _with_compressed_size(line: bytes, size: int) -> bytes:
 def _data_file(header: Path, value: str) -> Path | None:
     if value.upper() == "LOCAL":
         return None
-    if value.upper() == "LIST" or len(value.split()) > 1:
-        raise InputError(header, "MetaImage data split over several files is not supported")
-    relative = PurePosixPath(value)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise InputError(
-            header,
-            f"MetaImage data file '{value}' is outside the header's folder; "
-            "a copy could not carry it",
-        )
-    if not (header.parent / relative).is_file():
-        raise InputError(header, f"MetaImage data file '{value}' does not exist")
-    return Path(relative)
+    return detached.data_file_name(header, value, "MetaImage")

@@ -17,12 +17,13 @@ from __future__ import annotations
 import bz2
 import gzip
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nrrd
 import numpy as np
 
 from medue.errors import InputError
+from medue.io import detached
 
 GZIP_LEVEL = 6
 ENCODINGS = {"raw": "raw", "gzip": "gzip", "gz": "gzip", "bzip2": "bzip2", "bz2": "bzip2"}
@@ -56,14 +57,13 @@ def nrrd_layout(path: Path) -> NrrdLayout:
         header=_header_bytes(path, "data file" in fields),
         encoding=encoding,
         byte_order=">" if str(fields.get("endian", "little")).lower() == "big" else "<",
-        data_file=_data_file(path, fields.get("data file")),
+        data_file=_data_file(path, fields.get("data file", fields.get("datafile"))),
     )
 
 
 def nrrd_parts(path: Path) -> list[Path]:
     """The files of an NRRD image, relative to its folder: data file (if detached), header."""
-    layout = nrrd_layout(path)
-    return [layout.data_file, Path(path.name)] if layout.data_file else [Path(path.name)]
+    return detached.parts(path, nrrd_layout(path).data_file)
 
 
 def stage_nrrd(stored: np.ndarray, source: Path, staged: Path) -> list[Path]:
@@ -72,15 +72,7 @@ def stage_nrrd(stored: np.ndarray, source: Path, staged: Path) -> list[Path]:
     Returns the written files relative to ``staged``'s folder, data file first.
     """
     layout = nrrd_layout(source)
-    data = _encode(stored, layout)
-    if layout.data_file is None:
-        staged.write_bytes(layout.header + data)
-        return [Path(staged.name)]
-    data_path = staged.parent / layout.data_file
-    data_path.parent.mkdir(parents=True, exist_ok=True)
-    data_path.write_bytes(data)
-    staged.write_bytes(layout.header)
-    return [layout.data_file, Path(staged.name)]
+    return detached.write_parts(staged, layout.header, _encode(stored, layout), layout.data_file)
 
 
 def _encode(stored: np.ndarray, layout: NrrdLayout) -> bytes:
@@ -107,17 +99,4 @@ def _header_bytes(path: Path, detached: bool) -> bytes:
 
 
 def _data_file(header: Path, value: object) -> Path | None:
-    if value is None:
-        return None
-    name = str(value).strip()
-    if name.upper().startswith("LIST") or len(name.split()) > 1:
-        raise InputError(header, "NRRD data split over several files is not supported")
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise InputError(
-            header,
-            f"NRRD data file '{name}' is outside the header's folder; a copy could not carry it",
-        )
-    if not (header.parent / relative).is_file():
-        raise InputError(header, f"NRRD data file '{name}' does not exist")
-    return Path(relative)
+    return None if value is None else detached.data_file_name(header, str(value).strip(), "NRRD")

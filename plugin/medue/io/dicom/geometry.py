@@ -96,24 +96,24 @@ def _check_placed(folder: Path, planes: list[SlicePlane]) -> None:
             raise InputError(folder, f"{plane.label} has no PixelSpacing")
 
 
+_SPLITS = (  # attribute, what several values mean, unit, one of them
+    ("EchoTime", "echoes", " ms", "echo"),
+    ("EchoNumbers", "echoes", "", "echo"),
+    ("TemporalPositionIdentifier", "time points", "", "time point"),
+    ("TemporalPositionIndex", "time points", "", "time point"),
+)
+
+
 def _check_repeats(folder: Path, planes: list[SlicePlane], duplicates: bool) -> None:
     """Several echoes or time points in one series: refused even at distinct positions."""
     where = " at the same slice positions" if duplicates else ""
-    for key, unit in (("EchoTime", " ms"), ("EchoNumbers", "")):
+    for key, what, unit, one in _SPLITS:
         values = _distinct(planes, key)
         if len(values) > 1:
             raise InputError(
                 folder,
-                f"holds {len(values)} echoes ({key} {_values_text(values)}{unit}){where}; "
-                "put each echo in its own folder",
-            )
-    for key in ("TemporalPositionIdentifier", "TemporalPositionIndex"):
-        values = _distinct(planes, key)
-        if len(values) > 1:
-            raise InputError(
-                folder,
-                f"holds {len(values)} time points ({key} {_values_text(values)}){where}; "
-                "put each time point in its own folder",
+                f"holds {len(values)} {what} ({key} {_values_text(values)}{unit}){where}; "
+                f"put each {one} in its own folder",
             )
 
 

@@ -31,8 +31,6 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from medue import __version__
 from medue.errors import InputError
 from medue.io.dicom.files import (
-    is_dicom_folder,
-    looks_like_dicom_folder,
     read_dataset,
     series_files,
 )
@@ -47,14 +45,6 @@ from medue.io.dicom.pixels import (
     stored_frames,
 )
 from medue.io.volume import Volume
-
-__all__ = [
-    "check_dicom_target",
-    "is_dicom_folder",
-    "looks_like_dicom_folder",
-    "read_dicom_series",
-    "stage_dicom_series",
-]
 
 log = logging.getLogger(__name__)
 
