@@ -54,9 +54,11 @@ def read_image_file(path: str | Path) -> Volume:
         raise InputError(path, "file does not exist")
     kind = EXTENSIONS[ext]
     image_file_parts(path)  # refuses layouts that could not be written back faithfully
-    if kind == "nifti":
+    if kind == "nifti":  # geometry from ITK's header read, voxels from nibabel
         header = nifti.load(path)
-    image = _read_sitk(path)
+        image = _read_sitk_information(path)
+    else:
+        image = _read_sitk(path)
     _check_layout(path, image)
     if kind == "nifti":
         shape = tuple(reversed(image.GetSize()))
@@ -125,7 +127,7 @@ _SAME_LAYOUT = {
 }
 
 
-def geometry_of(image: sitk.Image) -> Geometry:
+def geometry_of(image: sitk.Image | sitk.ImageFileReader) -> Geometry:
     return Geometry(
         spacing=tuple(image.GetSpacing()),
         origin=tuple(image.GetOrigin()),
@@ -157,6 +159,17 @@ def _read_sitk(path: Path) -> sitk.Image:
         raise InputError(path, f"cannot be read as an image ({_short_reason(error)})") from None
 
 
+def _read_sitk_information(path: Path) -> sitk.ImageFileReader:
+    """ITK's view of the header (size, geometry, metadata) without reading the voxels."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise InputError(path, f"cannot be read as an image ({_short_reason(error)})") from None
+    return reader
+
+
 def _short_reason(error: RuntimeError) -> str:
     """ITK error texts run to many lines of C++ context; keep the last meaningful one."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -168,13 +181,16 @@ def _short_reason(error: RuntimeError) -> str:
     return "truncated, corrupt or not an image"
 
 
-def _check_layout(path: Path, image: sitk.Image) -> None:
+def _check_layout(path: Path, image: sitk.Image | sitk.ImageFileReader) -> None:
     dims = image.GetDimension()
     if dims not in (2, 3):
         size = "x".join(str(s) for s in image.GetSize())
         raise InputError(path, f"is {dims}D ({size}); only 2D and 3D images are supported")
-    if image.GetNumberOfComponentsPerPixel() != 1:
+    if isinstance(image, sitk.Image):
         channels = image.GetNumberOfComponentsPerPixel()
+    else:
+        channels = image.GetNumberOfComponents()
+    if channels != 1:
         raise InputError(path, f"has {channels} channels per voxel; only single-channel images")
 
 
