@@ -128,7 +128,8 @@ def test_uncompressed_nii_stays_uncompressed(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("dtype", "problem"), [("int64", "unsupported voxel type"), ("complex64", "2 channels per voxel")]
+    ("dtype", "problem"),
+    [("int64", "unsupported voxel type"), ("complex64", "2 channels per voxel")],
 )
 def test_types_that_cannot_be_protected_are_refused(tmp_path, dtype, problem):
     source = write_nifti(tmp_path / "odd.nii.gz", phantom(), dtype)
