@@ -86,7 +86,7 @@ def test_mixed_folder_handles_the_good_and_lists_the_bad(mixed_folder: Path):
         "broken_series: no readable DICOM series",
         "truncated.nii.gz: cannot be read",
         "notes.nii.gz: cannot be read",
-        "offgrid.nii.gz: label shape",
+        "offgrid.nii.gz: label size",
         "dyn.nii.gz: is 4D",
         "empty.nii.gz: label map is empty",
         "nan.nii.gz: contains 1 NaN",

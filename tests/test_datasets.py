@@ -38,8 +38,15 @@ def test_decathlon_layout(sample_dataset, tmp_path):
     (tmp_path / "labelsTr").mkdir()
     shutil.copy(sample_dataset / "lung2.nii.gz", tmp_path / "imagesTr/lung2_0000.nii.gz")
     shutil.copy(sample_dataset / "labels/final/lung2.nii.gz", tmp_path / "labelsTr/lung2.nii.gz")
-    [case] = discover_cases(tmp_path)
-    assert case.image_id == "lung2" and case.label.name == "lung2.nii.gz"
+    shutil.copy(sample_dataset / "lung2.nii.gz", tmp_path / "imagesTr/lung2_0001.nii.gz")
+    (tmp_path / "imagesTs").mkdir()
+    shutil.copy(sample_dataset / "lung1.nii.gz", tmp_path / "imagesTs/lung1_0000.nii.gz")
+    cases = discover_cases(tmp_path)
+    assert [(c.image_id, c.label and c.label.name) for c in cases] == [
+        ("lung1_0000", None),  # a test image: no label, so named when it cannot be protected
+        ("lung2", "lung2.nii.gz"),
+        ("lung2_0001", "lung2.nii.gz"),  # every channel of a case gets the case's label
+    ]
 
 
 def test_load_case_checks_the_roi(sample_dataset, tmp_path):

@@ -16,7 +16,7 @@ from typing import TypeVar
 from tqdm import tqdm
 
 from medue.datasets import Case
-from medue.errors import InputError
+from medue.errors import InputError, NotAnImage
 from medue.methods.base import Cancelled
 
 T = TypeVar("T")
@@ -29,6 +29,7 @@ class Failure:
 
     source: str
     problem: str
+    skipped: bool = False  # nothing to protect here (NotAnImage): named, not a failure
 
     def __str__(self) -> str:
         return f"{self.source}: {self.problem}"
@@ -43,7 +44,8 @@ class Failure:
         if isinstance(error, Cancelled):
             raise error
         if isinstance(error, InputError):
-            return cls(error.source or str(fallback), error.problem)
+            skipped = isinstance(error, NotAnImage)
+            return cls(error.source or str(fallback), error.problem, skipped)
         log.warning("unexpected error while %s %s", doing, fallback, exc_info=error)
         text = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         return cls(str(fallback), f"unexpected error while {doing} it ({text})")

@@ -2,7 +2,9 @@
 
 A budget is always resolved per image, because the same preset means different native amounts in
 different windows; the resolved numbers go into the manifest. Epsilon is never smaller than one
-storable step: a budget below what the file can hold would round away to nothing.
+storable step: a budget below what the file can hold would round away to nothing, so a preset
+that resolves below it is raised to one step (recorded), and an explicit ``--epsilon`` below it is
+refused for that image (a promise of "at most 0.5 HU" cannot be kept on a 2-HU grid).
 """
 
 from __future__ import annotations
@@ -68,6 +70,12 @@ def resolve_budget(request: BudgetRequest, window: Window, encoding: StoredEncod
     else:
         epsilon = PRESETS[request.preset] * window.width
     step = encoding.native_step
+    if step and request.epsilon is not None and epsilon < step:
+        raise InputError(
+            None,
+            f"--epsilon {epsilon:g} is below the smallest change this file can hold "
+            f"({step:g} native units: stored {encoding.describe()}); use at least {step:g}",
+        )
     if step:
         epsilon = max(step, step * (epsilon // step))
     return Budget(epsilon_native=epsilon, step_native=step, window=window)

@@ -4,17 +4,19 @@ Three layouts are recognised, in this order:
 
 1. MONAI Label local datastore: images directly in the folder, labels in ``labels/final/`` under the
    same name (the layout MedUE's own exports use, so an export can be opened as a studies folder);
-2. nnU-Net / Medical Segmentation Decathlon: ``imagesTr/`` with ``labelsTr/`` (``_0000`` suffixes
-   on image names are dropped when pairing);
+2. nnU-Net / Medical Segmentation Decathlon: ``imagesTr/`` with ``labelsTr/`` (channel suffixes
+   ``_0000``, ``_0001``, ... are dropped when pairing, so every channel gets the case's label),
+   and ``imagesTs/`` (test images: no labels, so protected only with an ROI box);
 3. pairs in one folder: ``<case>_image.<ext>`` with ``<case>_label.<ext>`` (pyradiomics style).
 
-A sub-folder holding a DICOM series is a case too (image id = folder name). Files that are not
+A folder holding DICOM, at any depth, is a case too (image id = its path). Files that are not
 images (JSON indexes, READMEs) are ignored; files with an image extension that fail to load are
 reported by the caller, not skipped silently.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +30,11 @@ from medue.io import (
     read_label,
     read_volume,
     strip_extension,
+    volume_files,
 )
 
 LABEL_SUBFOLDER = Path("labels") / "final"
+_CHANNEL = re.compile(r"_\d{4}$")  # nnU-Net channel suffix: case_002_0001 is channel 1
 
 
 @dataclass(frozen=True)
@@ -85,23 +89,65 @@ def _decathlon_cases(folder: Path) -> list[Case]:
     cases = []
     for path in _image_files(folder / "imagesTr"):
         name = strip_extension(path)
-        case_id = name[:-5] if name.endswith("_0000") else name
-        cases.append(Case(case_id, path, labels.get(case_id)))
+        case_id = _CHANNEL.sub("", name)
+        cases.append(Case(case_id if name.endswith("_0000") else name, path, labels.get(case_id)))
+    if (folder / "imagesTs").is_dir():
+        cases += [Case(strip_extension(p), p) for p in _image_files(folder / "imagesTs")]
     return cases
 
 
 def _dicom_cases(folder: Path) -> list[Case]:
-    """Sub-folders holding a DICOM image series (image id = folder name), with the label of
-    that name in ``labels/final/`` (any image extension). Folders of non-image objects only
-    (an RT Structure Set, a dose grid) are not cases."""
+    """Folders below ``folder``, at any depth (Patient/Study/Series exports), that hold DICOM.
+
+    The image id is the folder's path below ``folder`` with ``_`` for ``/``; its label is the
+    file of that name in ``labels/final/`` (any image extension). A folder of non-image objects
+    only (an RT Structure Set, a dose grid) is a case too, so that it is named as left out.
+    """
     label_dir = folder / LABEL_SUBFOLDER
     labels = {strip_extension(p): p for p in _image_files(label_dir)} if label_dir.is_dir() else {}
-    return [
-        Case(sub.name, sub, labels.get(sub.name))
-        for sub in sorted(folder.iterdir())
-        if sub.is_dir() and sub.name != "labels" and not sub.name.startswith(".")
-        and looks_like_dicom_folder(sub)
-    ]  # fmt: skip
+    cases = []
+    for sub in _sub_folders(folder):
+        if looks_like_dicom_folder(sub):
+            image_id = "_".join(sub.relative_to(folder).parts)
+            cases.append(Case(image_id, sub, labels.get(image_id)))
+    return cases
+
+
+def _sub_folders(folder: Path) -> list[Path]:
+    """Every folder below ``folder`` (sorted, depth first), except ``labels/`` and hidden ones."""
+    found = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name.startswith(".") or (sub.name == "labels" and sub.parent == folder):
+            continue
+        found.append(sub)
+        found.extend(_sub_folders(sub))
+    return found
+
+
+def shared_files(cases: list[Case]) -> dict[Path, str]:
+    """Images whose files another image also uses (two headers naming one data file).
+
+    A protected copy of each would overwrite the other's data, so both are refused: returns the
+    problem for each such image, keyed by its path.
+    """
+    users: dict[Path, list[Path]] = {}
+    for case in cases:
+        if case.image.is_dir():
+            continue
+        try:
+            parts = volume_files(case.image)
+        except InputError:
+            continue  # reported when the case is read
+        for part in parts:
+            users.setdefault((case.image.parent / part).resolve(), []).append(case.image)
+    problems: dict[Path, str] = {}
+    for data, images in users.items():
+        for image in images if len(images) > 1 else ():
+            others = ", ".join(other.name for other in images if other != image)
+            problems[image] = (
+                f"shares its data file {data.name} with {others}; each image needs its own"
+            )
+    return problems
 
 
 @dataclass
@@ -118,7 +164,9 @@ def load_case(case: Case, require_label: bool = False) -> LoadedCase:
     image = read_volume(case.image)
     if case.label is None:
         if require_label:
-            raise InputError(case.image, "has no label map (expected one in labels/final/)")
+            raise InputError(
+                case.image, "has no label map (none found for it; --roi-box protects without one)"
+            )
         return LoadedCase(case, image, None)
     label = read_label(case.label, image)
     if not np.any(label):

@@ -17,3 +17,8 @@ class InputError(Exception):
         self.source = str(source) if source is not None else None
         self.problem = problem
         super().__init__(f"{self.source}: {problem}" if self.source else problem)
+
+
+class NotAnImage(InputError):
+    """An input that holds nothing MedUE protects (a folder of RT Structure Sets, dose grids or
+    reports): named in the records as left out of the release, but not counted as a failure."""

@@ -36,7 +36,9 @@ def roi_from_box(shape: Sequence[int], box: Sequence[int]) -> np.ndarray:
     starts, ends = box[:ndim], box[ndim:]
     if any(s < 0 or e > n or s >= e for s, e, n in zip(starts, ends, shape, strict=True)):
         raise InputError(
-            None, f"ROI box {list(box)} lies outside the image of shape {tuple(shape)}"
+            None,
+            f"ROI box {list(box)} lies outside the image, whose voxel counts in the box's "
+            f"axis order ({'z, y, x' if ndim == 3 else 'y, x'}) are {tuple(shape)}",
         )
     roi = np.zeros(shape, dtype=bool)
     roi[tuple(slice(s, e) for s, e in zip(starts, ends, strict=True))] = True

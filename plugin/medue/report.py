@@ -90,9 +90,11 @@ def write_html(
     failed: Sequence[dict],
     checked: dict | None = None,
     reference: dict | None = None,
+    left_out: Sequence[dict] = (),
 ):
     """One self-contained page: settings, a row per case (figure beside its numbers), failures,
-    and what the release was checked against (``medue.job.check``; "not checked" without it)."""
+    inputs left out (nothing to protect in them), and what the release was checked against
+    (``medue.job.check``; "not checked" without it)."""
     rows = "\n".join(_case_row(case) for case in cases)
     failures = "".join(
         f"<li>{html.escape(f['source'])}: {html.escape(f['problem'])}</li>" for f in failed
@@ -108,11 +110,21 @@ measured on the written files after reloading; PSNR and SSIM use the image's own
 {rows}
 </table>
 <h2>Failed inputs</h2><ul>{failures or "<li>none</li>"}</ul>
+{_left_out_section(left_out)}
 {check_section(checked, reference)}
 </body></html>"""
     with atomic_path(path) as tmp:
         tmp.write_text(page)
     return path
+
+
+def _left_out_section(left_out: Sequence[dict]) -> str:
+    if not left_out:
+        return ""
+    items = "".join(
+        f"<li>{html.escape(item['source'])}: {html.escape(item['why'])}</li>" for item in left_out
+    )
+    return f"<h2>Left out of the release (nothing to protect)</h2><ul>{items}</ul>"
 
 
 def _case_row(case: dict) -> str:

@@ -3,12 +3,14 @@
 Each builder writes what a converter or scanner would: the header is made field by field, the
 voxel data appended as the format says, so the tests can check MedUE's output against a source
 MedUE did not write. ``protect_folder`` runs a protect job on a folder the way the CLI does, with
-the cheap ``random`` method so the tests measure the I/O, not the fitting.
+the cheap ``random`` method so the tests measure the I/O, not the fitting. NRRD and MetaImage
+sources are written as header text plus raw or compressed data, as teem, Slicer or ITK would.
 """
 
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import nibabel
@@ -17,6 +19,8 @@ import numpy as np
 from medue.budget import BudgetRequest
 from medue.datasets import discover_cases
 from medue.job import ProtectSettings, protect_dataset
+
+SHAPE_XYZ = (16, 12, 6)
 
 
 def phantom(shape_xyz=(16, 12, 6), low=100, high=300, seed=0) -> np.ndarray:
@@ -91,6 +95,77 @@ def nifti_header_bytes(path: Path) -> bytes:
 def stored_xyz(path: Path) -> np.ndarray:
     """Raw stored NIfTI values (no scaling), read by nibabel."""
     return np.asarray(nibabel.load(str(path)).dataobj.get_unscaled())
+
+
+def nrrd_header(dtype: str, endian: str, encoding: str, data_file: str | None) -> bytes:
+    lines = [
+        "NRRD0005",
+        "# written by a scanner export, not by MedUE",
+        f"type: {dtype}",
+        "dimension: 3",
+        "space: right-anterior-superior",
+        f"sizes: {' '.join(map(str, SHAPE_XYZ))}",
+        "space directions: (0.7,0,0) (0,0.8,0) (0,0,2.5)",
+        "kinds: domain domain domain",
+        f"endian: {endian}",
+        f"encoding: {encoding}",
+        'space units: "mm" "mm" "mm"',
+        "space origin: (-12,30.5,7.25)",
+        "measurement frame: (1,0,0) (0,1,0) (0,0,1)",
+        "Segment0_Name:=tumour",
+    ]
+    if data_file is not None:
+        lines.append(f"data file: {data_file}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def write_nrrd(path: Path, values: np.ndarray, dtype="short", endian="little", encoding="gzip",
+               data_file: str | None = None) -> Path:  # fmt: skip
+    numpy_type = {"short": "i2", "unsigned char": "u1", "float": "f4"}[dtype]
+    raw = values.astype(("<" if endian == "little" else ">") + numpy_type).tobytes(order="F")
+    data = {"gzip": lambda b: gzip.compress(b, mtime=0), "raw": lambda b: b}[encoding](raw)
+    header = nrrd_header(dtype, endian, encoding, data_file)
+    if data_file is None:
+        path.write_bytes(header + b"\n" + data)
+    else:
+        (path.parent / data_file).parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / data_file).write_bytes(data)
+        path.write_bytes(header)
+    return path
+
+
+def mhd_header(element_type: str, msb: bool, compressed: bool, data_file: str, size=0) -> bytes:
+    lines = [
+        "ObjectType = Image",
+        "NDims = 3",
+        "BinaryData = True",
+        f"BinaryDataByteOrderMSB = {msb}",
+        f"CompressedData = {compressed}",
+        *([f"CompressedDataSize = {size}"] if compressed else []),
+        "TransformMatrix = 1 0 0 0 1 0 0 0 1",
+        "Offset = -12 30.5 7.25",
+        "AnatomicalOrientation = RAI",
+        "ElementSpacing = 0.7 0.8 2.5",
+        f"DimSize = {' '.join(map(str, SHAPE_XYZ))}",
+        "Modality = MET_MOD_MR",
+        f"ElementType = {element_type}",
+        f"ElementDataFile = {data_file}",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()  # Windows line endings, kept as they are
+
+
+def write_metaimage(path: Path, values: np.ndarray, element_type="MET_SHORT", msb=False,
+                    compressed=False, data_file: str = "LOCAL") -> Path:  # fmt: skip
+    numpy_type = {"MET_SHORT": "i2", "MET_UCHAR": "u1", "MET_USHORT": "u2"}[element_type]
+    data = values.astype((">" if msb else "<") + numpy_type).tobytes(order="F")
+    data = zlib.compress(data) if compressed else data
+    header = mhd_header(element_type, msb, compressed, data_file, len(data))
+    if data_file == "LOCAL":
+        path.write_bytes(header + data)
+    else:
+        (path.parent / data_file).write_bytes(data)
+        path.write_bytes(header)
+    return path
 
 
 def protect_folder(folder: Path, out: Path, epsilon: float | None = None, method: str = "random"):

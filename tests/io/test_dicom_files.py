@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from medue.datasets import discover_cases, load_case
-from medue.errors import InputError
+from medue.errors import InputError, NotAnImage
 from medue.io import is_dicom_folder, looks_like_dicom_folder, read_volume, write_volume
 from tests.io.dicom_builders import (
     BASIC_TEXT_SR_STORAGE,
@@ -87,12 +87,15 @@ def test_dataset_with_a_ct_series_and_an_rt_dose_lists_the_series(tmp_path):
     (tmp_path / "dose_only").mkdir()
     rt_dose(tmp_path / "dose_only" / "RD.dcm", study)
     rt_dose(tmp_path / "RD_loose.dcm", study)  # a stray dose file in the dataset folder itself
-    cases = discover_cases(tmp_path)
-    assert [(c.image_id, c.image.name, c.label) for c in cases] == [
-        ("patient1_ct", "patient1_ct", None)
-    ]
+    cases = {c.image_id: c for c in discover_cases(tmp_path)}
+    assert sorted(cases) == ["dose_only", "patient1_ct", "patient1_rtstruct"]
     assert not looks_like_dicom_folder(tmp_path)  # so `medue info` treats it as a dataset
-    assert read_volume(cases[0].image).metadata["skipped"] == ["RD.dcm: RT Dose Storage"]
+    assert read_volume(cases["patient1_ct"].image).metadata["skipped"] == [
+        "RD.dcm: RT Dose Storage"
+    ]
+    for left_out in ("dose_only", "patient1_rtstruct"):  # named as left out, not failed
+        with pytest.raises(NotAnImage, match="holds no image to protect, only RD.dcm|RS.dcm"):
+            read_volume(cases[left_out].image)
 
 
 def test_labels_in_labels_final_are_found_for_dicom_cases(tmp_path):
@@ -113,7 +116,10 @@ def test_two_series_in_one_folder_are_refused_naming_them(tmp_path):
     ct_series(tmp_path / "other", ramp(), study=study, edit=describe("bone"))
     for path in (tmp_path / "other").iterdir():
         path.rename(tmp_path / "mixed" / f"b_{path.name}")
-    with pytest.raises(InputError, match=r"mixed: holds 2 DICOM series \(.*'bone': 4 files"):
+    with pytest.raises(
+        InputError,
+        match=r"mixed: holds 2 DICOM series \(.*'bone' \(UID .*\): 4 files, e.g. b_slice_001.dcm",
+    ):
         read_volume(tmp_path / "mixed")
 
 
@@ -173,3 +179,13 @@ def test_builders_make_files_pydicom_and_gdcm_read(tmp_path):
     enhanced = enhanced_ct(tmp_path / "e.dcm", ramp(), [2, 0, 3, 1])
     assert pydicom.dcmread(enhanced).pixel_array.shape == (4, 16, 16)
     assert pydicom.dcmread(rt_dose(tmp_path / "dose.dcm", Study())).pixel_array.shape == (3, 8, 8)
+
+
+def test_one_slice_series_takes_its_declared_slice_spacing(tmp_path):
+    def declare(ds, _k):
+        ds.SpacingBetweenSlices = "5"
+
+    ct_series(tmp_path / "one", ramp(shape=(1, 16, 16)), edit=declare)
+    assert read_volume(tmp_path / "one").geometry.spacing[2] == 5.0
+    ct_series(tmp_path / "bare", ramp(shape=(1, 16, 16)))
+    assert read_volume(tmp_path / "bare").geometry.spacing[2] == 1.0  # GDCM's default too

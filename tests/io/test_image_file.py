@@ -72,7 +72,7 @@ def test_label_on_another_grid_is_refused(sample_dataset: Path, tmp_path):
         read_label(tmp_path / "moved.nii.gz", image)
     cropped = sitk.ReadImage(str(sample_dataset / "labels/final/brain1.nii.gz"))[:, :, :5]
     sitk.WriteImage(cropped, str(tmp_path / "cropped.nii.gz"))
-    with pytest.raises(InputError, match="shape .* does not match"):
+    with pytest.raises(InputError, match="label size .* does not match"):
         read_label(tmp_path / "cropped.nii.gz", image)
 
 

@@ -181,3 +181,15 @@ def test_analyze_header_is_refused_by_name(tmp_path):
     with pytest.raises(InputError) as error:
         read_volume(tmp_path / "old.hdr")
     assert "old.hdr" in str(error.value) and "Analyze 7.5" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "fix"), [("plain.nii.gz", "without .gz"), ("packed.nii", ".nii.gz")]
+)
+def test_compression_that_contradicts_the_name_is_named(tmp_path, name, fix):
+    right = "plain.nii" if name.endswith(".gz") else "packed.nii.gz"
+    source = write_nifti(tmp_path / right, phantom())
+    source.rename(tmp_path / name)
+    with pytest.raises(InputError) as error:
+        read_volume(tmp_path / name)
+    assert name in str(error.value) and fix in str(error.value)

@@ -8,7 +8,7 @@ names for the image and for its label, values changed within budget and in the s
 
 from __future__ import annotations
 
-import gzip
+import json
 import zlib
 from pathlib import Path
 
@@ -18,80 +18,16 @@ import pytest
 
 from medue.errors import InputError
 from medue.io import read_volume, volume_files
-from tests.io.field_files import cube_label, phantom, protect_folder
-
-SHAPE_XYZ = (16, 12, 6)
-
-
-def nrrd_header(dtype: str, endian: str, encoding: str, data_file: str | None) -> bytes:
-    lines = [
-        "NRRD0005",
-        "# written by a scanner export, not by MedUE",
-        f"type: {dtype}",
-        "dimension: 3",
-        "space: right-anterior-superior",
-        f"sizes: {' '.join(map(str, SHAPE_XYZ))}",
-        "space directions: (0.7,0,0) (0,0.8,0) (0,0,2.5)",
-        "kinds: domain domain domain",
-        f"endian: {endian}",
-        f"encoding: {encoding}",
-        'space units: "mm" "mm" "mm"',
-        "space origin: (-12,30.5,7.25)",
-        "measurement frame: (1,0,0) (0,1,0) (0,0,1)",
-        "Segment0_Name:=tumour",
-    ]
-    if data_file is not None:
-        lines.append(f"data file: {data_file}")
-    return ("\n".join(lines) + "\n").encode()
-
-
-def write_nrrd(path: Path, values: np.ndarray, dtype="short", endian="little", encoding="gzip",
-               data_file: str | None = None) -> Path:  # fmt: skip
-    numpy_type = {"short": "i2", "unsigned char": "u1", "float": "f4"}[dtype]
-    raw = values.astype(("<" if endian == "little" else ">") + numpy_type).tobytes(order="F")
-    data = {"gzip": lambda b: gzip.compress(b, mtime=0), "raw": lambda b: b}[encoding](raw)
-    header = nrrd_header(dtype, endian, encoding, data_file)
-    if data_file is None:
-        path.write_bytes(header + b"\n" + data)
-    else:
-        (path.parent / data_file).parent.mkdir(parents=True, exist_ok=True)
-        (path.parent / data_file).write_bytes(data)
-        path.write_bytes(header)
-    return path
-
-
-def mhd_header(element_type: str, msb: bool, compressed: bool, data_file: str, size=0) -> bytes:
-    lines = [
-        "ObjectType = Image",
-        "NDims = 3",
-        "BinaryData = True",
-        f"BinaryDataByteOrderMSB = {msb}",
-        f"CompressedData = {compressed}",
-        *([f"CompressedDataSize = {size}"] if compressed else []),
-        "TransformMatrix = 1 0 0 0 1 0 0 0 1",
-        "Offset = -12 30.5 7.25",
-        "AnatomicalOrientation = RAI",
-        "ElementSpacing = 0.7 0.8 2.5",
-        f"DimSize = {' '.join(map(str, SHAPE_XYZ))}",
-        "Modality = MET_MOD_MR",
-        f"ElementType = {element_type}",
-        f"ElementDataFile = {data_file}",
-    ]
-    return ("\r\n".join(lines) + "\r\n").encode()  # Windows line endings, kept as they are
-
-
-def write_metaimage(path: Path, values: np.ndarray, element_type="MET_SHORT", msb=False,
-                    compressed=False, data_file: str = "LOCAL") -> Path:  # fmt: skip
-    numpy_type = {"MET_SHORT": "i2", "MET_UCHAR": "u1", "MET_USHORT": "u2"}[element_type]
-    data = values.astype((">" if msb else "<") + numpy_type).tobytes(order="F")
-    data = zlib.compress(data) if compressed else data
-    header = mhd_header(element_type, msb, compressed, data_file, len(data))
-    if data_file == "LOCAL":
-        path.write_bytes(header + data)
-    else:
-        (path.parent / data_file).write_bytes(data)
-        path.write_bytes(header)
-    return path
+from tests.io.field_files import (
+    SHAPE_XYZ,
+    cube_label,
+    mhd_header,
+    nrrd_header,
+    phantom,
+    protect_folder,
+    write_metaimage,
+    write_nrrd,
+)
 
 
 def dataset(folder: Path, writer, name: str, ext: str, **options) -> tuple[Path, Path]:
@@ -136,6 +72,8 @@ def protect_kind(tmp_path: Path, writer, kind: dict):
         copied = tmp_path / "out/labels/final" / part
         assert copied.read_bytes() == (label.parent / part).read_bytes()
     assert not list((tmp_path / "out").glob(".medue-tmp*"))
+    [case] = json.loads(outcome.manifest.read_text())["cases"]
+    assert case["input_sha256"] != case["output_sha256"]  # the data file counts, not the header
     return image, tmp_path / "out" / image.name
 
 

@@ -19,7 +19,7 @@ from medue.io.atomic import TMP_PREFIX
 from medue.job import ProtectSettings, protect_dataset
 from medue.job import apply as apply_module
 from medue.job.outputs import check_output_folder
-from tests.io.field_files import cube_label, phantom, protect_folder, write_nifti
+from tests.io.field_files import cube_label, phantom, protect_folder, write_nifti, write_nrrd
 
 
 def small_dataset(folder: Path, names=("a", "b", "c")) -> Path:
@@ -100,3 +100,49 @@ def test_writing_never_replaces_a_folder_of_foreign_files(tmp_path):
     with pytest.raises(OSError):
         write_volume(volume, target)
     assert (target / "precious.txt").read_text() == "keep"
+
+
+def test_rerun_removes_the_earlier_output_of_a_case_that_now_fails(tmp_path):
+    folder = small_dataset(tmp_path / "in", names=("a", "b"))
+    out = tmp_path / "out"
+    assert not protect_folder(folder, out, epsilon=3.0).failures
+    (folder / "labels/final/b.nii.gz").unlink()  # b has no ROI any more: it fails this time
+    (out / "notes.txt").write_text("the user's")
+    outcome = protect_folder(folder, out, epsilon=3.0)
+    manifest = json.loads(outcome.manifest.read_text())
+    assert [Path(c["output"]).name for c in manifest["cases"]] == ["a.nii.gz"]
+    assert manifest["removed_stale"] == [str(out / "b.nii.gz")]
+    assert not (out / "b.nii.gz").exists() and (out / "a.nii.gz").exists()
+    assert (out / "notes.txt").is_file()
+
+
+def test_output_holding_another_inputs_release_is_refused(tmp_path):
+    first = small_dataset(tmp_path / "one", names=("a",))
+    second = small_dataset(tmp_path / "two", names=("c",))
+    protect_folder(first, tmp_path / "out", epsilon=3.0)
+    with pytest.raises(InputError, match="holds the release of another input"):
+        protect_folder(second, tmp_path / "out", epsilon=3.0)
+
+
+def test_epsilon_below_the_stored_step_is_refused_for_that_image(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "labels/final").mkdir(parents=True)
+    write_nifti(folder / "ct.nii.gz", phantom(), slope=2.0, inter=-1024.0)
+    write_nifti(folder / "labels/final/ct.nii.gz", cube_label(), "uint8")
+    outcome = protect_folder(folder, tmp_path / "out", epsilon=1.0)
+    [failure] = outcome.failures
+    assert failure.source.endswith("ct.nii.gz")
+    assert (
+        "--epsilon 1 is below the smallest change this file can hold (2 native" in failure.problem
+    )
+
+
+def test_two_headers_sharing_one_data_file_are_refused(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "labels/final").mkdir(parents=True)
+    for name in ("a", "b"):
+        write_nrrd(folder / f"{name}.nhdr", phantom(), data_file="shared.raw.gz")
+        write_nrrd(folder / f"labels/final/{name}.nrrd", cube_label(), dtype="unsigned char")
+    outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
+    assert sorted(Path(f.source).name for f in outcome.failures) == ["a.nhdr", "b.nhdr"]
+    assert all("shares its data file shared.raw.gz with" in f.problem for f in outcome.failures)

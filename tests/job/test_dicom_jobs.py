@@ -12,7 +12,15 @@ import numpy as np
 import pydicom
 
 from medue.io import read_volume
-from tests.io.dicom_builders import Study, ct_series, label_on_grid, ramp, rt_dose
+from tests.io.dicom_builders import (
+    RT_STRUCT_STORAGE,
+    Study,
+    ct_series,
+    label_on_grid,
+    non_image,
+    ramp,
+    rt_dose,
+)
 from tests.io.field_files import protect_folder
 
 MEDUE = str(Path(sys.executable).parent / "medue")
@@ -88,3 +96,22 @@ def test_padding_voxels_are_never_changed(tmp_path):
         assert padding.any()
         np.testing.assert_array_equal(pixels[padding], PADDING)
         assert np.any(pixels[~padding] != source[~padding])
+
+
+def test_nested_exports_are_found_and_rt_only_folders_named_as_left_out(tmp_path):
+    data = tmp_path / "export"
+    study = Study()
+    ct_series(data / "Patient1/Study1/CT", ramp(low=900), study=study)
+    (data / "Patient1/Study1/RTSTRUCT").mkdir()
+    non_image(data / "Patient1/Study1/RTSTRUCT/rs.dcm", study, RT_STRUCT_STORAGE, "RTSTRUCT")
+    out = tmp_path / "out"
+    result = medue("protect", data, out, "--method", "random", "--epsilon", "8",
+                   "--roi-box", "0,2,2,4,14,14")  # fmt: skip
+    assert result.returncode == 0, result.stderr  # an RT-only folder is not a failure
+    assert "Patient1/Study1/RTSTRUCT: holds no image to protect" in result.stderr
+    manifest = json.loads((out / "medue/manifest.json").read_text())
+    assert [c["image_id"] for c in manifest["cases"]] == ["Patient1_Study1_CT"]
+    assert (out / "Patient1/Study1/CT").is_dir()
+    [left] = manifest["left_out"]
+    assert left["why"] == "holds no image to protect, only rs.dcm: RT Structure Set Storage"
+    assert "Left out of the release" in (out / "medue/report.html").read_text()

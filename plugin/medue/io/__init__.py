@@ -28,6 +28,7 @@ from medue.io.dicom import (
 from medue.io.image_file import (
     image_extension,
     image_file_parts,
+    itk_warnings_off,
     read_image_file,
     stage_image_file,
     strip_extension,
@@ -83,8 +84,10 @@ def write_volume(
             parts = stage_dicom_series(volume, staged, derivation)
         else:
             parts = stage_image_file(volume, staged)
-        if verify is not None:
-            verify(read_volume(staged))
+        if verify is not None:  # ITK warned about this header when the source was read
+            with itk_warnings_off():
+                staged_copy = read_volume(staged)
+            verify(staged_copy)
         for part in parts:  # data files first, the header that names them last
             commit_staged(stage / part, path.parent / part)
     return path
@@ -107,7 +110,9 @@ def read_label(path: str | Path, image: Volume) -> np.ndarray:
     label = read_volume(path)
     if label.shape != image.shape:
         raise InputError(
-            path, f"label shape {label.shape} does not match image shape {image.shape}"
+            path,
+            f"label size {_size(label.shape)} (x*y*z voxels) does not match its image's "
+            f"{_size(image.shape)}",
         )
     if not label.geometry.matches(image.geometry):
         raise InputError(path, "label geometry (spacing/origin/direction) does not match its image")
@@ -115,3 +120,8 @@ def read_label(path: str | Path, image: Volume) -> np.ndarray:
     if np.issubdtype(values.dtype, np.floating) and not np.all(np.mod(values, 1) == 0):
         raise InputError(path, "label has non-integer values; expected a label map")
     return values.astype(np.int32, copy=False)
+
+
+def _size(shape_zyx: tuple[int, ...]) -> str:
+    """'512x512x61': x first, as ``medue info`` and viewers show sizes."""
+    return "x".join(str(n) for n in reversed(shape_zyx))

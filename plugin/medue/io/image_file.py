@@ -10,6 +10,8 @@ copies the source header byte for byte and changes only the voxel data (``nifti`
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +152,17 @@ def guess_modality(array: np.ndarray) -> str:
     if array.size and np.issubdtype(array.dtype, np.number) and float(np.min(array)) <= -900:
         return "CT"
     return "unknown"
+
+
+@contextlib.contextmanager
+def itk_warnings_off() -> Iterator[None]:
+    """Silence ITK's warnings for one block, where a check of MedUE's own replaces them."""
+    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
 
 
 def _read_sitk(path: Path) -> sitk.Image:

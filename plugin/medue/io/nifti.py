@@ -36,6 +36,7 @@ def load(path: Path) -> nibabel.Nifti1Image:
     Its ``dataobj`` holds the file's own layout: ``offset`` (vox_offset), ``dtype`` (with byte
     order), ``slope``/``inter`` (scl_slope/scl_inter; nibabel's ``header`` copy has them reset).
     """
+    _check_compression_matches_name(path)
     try:
         image = nibabel.load(str(path))
     except Exception:  # nibabel raises many types for non-NIfTI bytes
@@ -49,6 +50,19 @@ def load(path: Path) -> nibabel.Nifti1Image:
             path, "not a NIfTI-1 image (an Analyze 7.5 header has no reliable orientation)"
         )
     return image
+
+
+def _check_compression_matches_name(path: Path) -> None:
+    """A ``.nii.gz`` that is not gzip-compressed, or a gzipped ``.nii``: say so, by name."""
+    with path.open("rb") as stream:
+        start = stream.read(348)
+    gzipped = start[:2] == b"\x1f\x8b"
+    plain_nifti = start[344:348] in (b"n+1\0", b"ni1\0")
+    named = path.name.lower().endswith(".gz")
+    if (named and plain_nifti) or (gzipped and not named):
+        fix = "rename it without .gz" if named else "rename it to .nii.gz"
+        state = "is not gzip-compressed" if named else "is gzip-compressed"
+        raise InputError(path, f"the file {state}, but its name says otherwise; {fix}")
 
 
 def data_file(path: Path) -> Path:

@@ -8,13 +8,12 @@ in the header's own ``type``, ``endian`` and ``encoding``. A detached data file 
 the name the header gives it, beside the header, so image and label stay readable.
 
 Fields are parsed with pynrrd; what cannot be written back faithfully (a data file given by an
-absolute path or outside the header's folder, several data files, byte/line skips, text or hex
-encodings) is refused with one message naming the file.
+absolute path or outside the header's folder, several data files, byte/line skips, text, hex
+or bzip2 encodings) is refused with one message naming the file.
 """
 
 from __future__ import annotations
 
-import bz2
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from medue.errors import InputError
 from medue.io import detached
 
 GZIP_LEVEL = 6
-ENCODINGS = {"raw": "raw", "gzip": "gzip", "gz": "gzip", "bzip2": "bzip2", "bz2": "bzip2"}
+ENCODINGS = {"raw": "raw", "gzip": "gzip", "gz": "gzip"}  # what ITK's NrrdIO reads here
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class NrrdLayout:
     """Where and how an NRRD file keeps its data."""
 
     header: bytes  # the header exactly as stored, through the blank line of an attached file
-    encoding: str  # "raw", "gzip" or "bzip2"
+    encoding: str  # "raw" or "gzip"
     byte_order: str  # "<" or ">"
     data_file: Path | None  # relative to the header's folder; None when the data is attached
 
@@ -48,7 +47,7 @@ def nrrd_layout(path: Path) -> NrrdLayout:
     encoding = ENCODINGS.get(str(fields.get("encoding", "")).lower())
     if encoding is None:
         raise InputError(
-            path, f"NRRD encoding '{fields.get('encoding')}' is not supported (raw, gzip, bzip2)"
+            path, f"NRRD encoding '{fields.get('encoding')}' is not supported (raw, gzip)"
         )
     for skip in ("byte skip", "line skip"):
         if int(fields.get(skip, 0)) != 0:
@@ -80,8 +79,6 @@ def _encode(stored: np.ndarray, layout: NrrdLayout) -> bytes:
     payload = raw.tobytes()
     if layout.encoding == "gzip":
         return gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
-    if layout.encoding == "bzip2":
-        return bz2.compress(payload)
     return payload
 
 

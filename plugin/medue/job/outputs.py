@@ -10,12 +10,13 @@ never be, or sit inside, the input folder, and no output may land on an original
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 from medue.datasets import Case
 from medue.errors import InputError
-from medue.io import looks_like_dicom_folder, volume_files
+from medue.io import image_extension, looks_like_dicom_folder, volume_files
 from medue.io.atomic import commit_staged, staging_folder
 
 REPORT_FOLDER = "medue"
@@ -32,6 +33,37 @@ def check_output_folder(input_path: Path, output: Path) -> None:
         )
     if target.is_file():
         raise InputError(output, "is a file; give a folder for the protected copies")
+    previous = previous_release(output)
+    if previous and Path(previous.get("input", "")).resolve() != source:
+        raise InputError(
+            output,
+            f"holds the release of another input ({previous.get('input')}); "
+            "use one output folder per dataset",
+        )
+
+
+def previous_release(output: Path) -> dict | None:
+    """The manifest an earlier protect run left in ``output``, if any (None if unreadable)."""
+    try:
+        return json.loads((output / REPORT_FOLDER / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_stale(previous: dict | None, released: set[Path]) -> list[str]:
+    """Delete the earlier run's outputs that this run did not write again (a case that failed
+    this time), but only those still exactly as that run recorded them; returns their paths."""
+    removed = []
+    for case in (previous or {}).get("cases", []):
+        path = Path(case.get("output", ""))
+        if not path.exists() or path.resolve() in {p.resolve() for p in released}:
+            continue
+        if fingerprint(path) != case.get("output_sha256"):
+            continue  # changed since: not MedUE's to delete
+        for part in [path] if path.is_dir() else [path.parent / p for p in volume_files(path)]:
+            shutil.rmtree(part) if part.is_dir() else part.unlink()
+        removed.append(str(path))
+    return removed
 
 
 def input_root(input_path: Path) -> Path:
@@ -69,9 +101,15 @@ def copy_label(case: Case, root: Path, output: Path) -> Path | None:
 
 
 def fingerprint(path: Path) -> str:
-    """sha256 of a file, or of a folder's files (names and contents, sorted)."""
+    """sha256 of a file, of an image's files (a detached header and its data file), or of a
+    folder's files (names and contents, sorted)."""
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+    elif image_extension(path):
+        files = [path.parent / part for part in volume_files(path)]
+    else:
+        files = [path]
     for file in files:
         digest.update(file.name.encode())
         with file.open("rb") as handle:

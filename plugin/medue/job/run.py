@@ -20,7 +20,7 @@ import numpy as np
 from medue import __version__
 from medue.batch import Failure
 from medue.budget import ROBUST_PRESET, BudgetRequest
-from medue.datasets import Case, LoadedCase, load_case
+from medue.datasets import Case, LoadedCase, load_case, shared_files
 from medue.errors import InputError
 from medue.intensity import default_window
 from medue.io.atomic import atomic_path
@@ -33,6 +33,8 @@ from medue.job.outputs import (
     fingerprint,
     input_root,
     output_for,
+    previous_release,
+    remove_stale,
 )
 from medue.methods import FitOptions, fit_method
 from medue.methods.base import (
@@ -98,8 +100,12 @@ def prepare_dataset(
     """Load and prepare every case; the labels give the classes unless ``class_values`` does."""
     cancel = cancel or NeverCancelled()
     loaded, failures = [], []
+    clashes = shared_files(cases)
     for index, case in enumerate(cases):
         check_cancel(cancel)
+        if case.image in clashes:
+            failures.append(Failure(str(case.image), clashes[case.image]))
+            continue
         try:
             loaded.append(load_case(case, require_label=settings.roi.box is None))
         except Exception as error:  # recorded for this case; re-raises a cancel
@@ -151,6 +157,7 @@ def protect_dataset(
     """Protect ``cases`` into ``output``; fit first unless a fitted ``perturber`` is given."""
     cancel = cancel or NeverCancelled()
     check_output_folder(input_path, output)
+    previous = previous_release(output)
     started = time.time()
     class_values = perturber.class_values if perturber is not None else None
     dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel)
@@ -166,6 +173,7 @@ def protect_dataset(
         )
         failures += apply_failures
     record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
+    record["removed_stale"] = remove_stale(previous, {Path(r.output) for r, _, _ in results})
     record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
     record["checked_against"] = None
     manifest, report = _write_record(output, settings, record)
@@ -190,6 +198,7 @@ def _write_record(output: Path, settings: ProtectSettings, record: dict) -> tupl
         record["failed"],
         record["checked_against"],
         benchmark_reference(settings.method, settings.budget.preset),
+        left_out=record["left_out"],
     )
     return manifest, report
 
@@ -244,7 +253,8 @@ def _manifest(input_path, output, settings, perturber, generator_path, results, 
             else None
         ),
         "cases": cases,
-        "failed": [{"source": f.source, "problem": f.problem} for f in failures],
+        "failed": [{"source": f.source, "problem": f.problem} for f in failures if not f.skipped],
+        "left_out": [{"source": f.source, "why": f.problem} for f in failures if f.skipped],
         "summary": _summary(cases),
     }
 

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from medue.errors import InputError
+from medue.errors import InputError, NotAnImage
 
 _STORAGE = "1.2.840.10008.5.1.4.1.1."
 IMAGE_STORAGE = frozenset(
@@ -91,14 +91,18 @@ def is_dicom_folder(path: str | Path) -> bool:
 
 
 def looks_like_dicom_folder(folder: str | Path) -> bool:
-    """Image files, or files claiming to be DICOM that cannot be read (so a broken series is
-    reported); False for a folder of non-image objects only (an RT Structure Set alone)."""
+    """Image files, files claiming to be DICOM that cannot be read (so a broken series is
+    reported), or, in a folder with no sub-folders, non-image objects only (so an RT Structure
+    Set exported to its own folder is named as left out). A dataset folder with a stray RT file
+    beside its series sub-folders is not a series folder."""
     folder = Path(folder)
     try:
         listing = list_dicom_folder(folder, first_image_only=True)
     except OSError:
         return False
-    return bool(listing.series) or bool(listing.unreadable and not listing.skipped)
+    if listing.series or listing.unreadable:
+        return True
+    return bool(listing.skipped) and not any(p.is_dir() for p in folder.iterdir())
 
 
 def series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[str]]:
@@ -106,6 +110,10 @@ def series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[str]]:
     if not folder.is_dir():
         raise InputError(folder, "folder does not exist")
     listing = list_dicom_folder(folder)
+    if not listing.series and listing.skipped and not listing.unreadable:
+        shown = "; ".join(listing.skipped[:3])
+        more = f"; {len(listing.skipped) - 3} more" if len(listing.skipped) > 3 else ""
+        raise NotAnImage(folder, f"holds no image to protect, only {shown}{more}")
     if not listing.series:
         found = listing.skipped + listing.unreadable
         shown = "; ".join(found[:3]) + (f"; {len(found) - 3} more" if len(found) > 3 else "")
@@ -211,12 +219,15 @@ def _read_without_preamble(path: Path) -> Dataset | None:
 
 
 def _describe_series(files: list[tuple[Path, Dataset]]) -> str:
+    """'series 3 MR 't1_mprage' (UID ...4567): 176 files, e.g. IM0001.dcm' for a person."""
     header = files[0][1]
     number = header.get("SeriesNumber", "")
     description = str(header.get("SeriesDescription", "")).strip()
     label = f"series {number}" if number not in ("", None) else "series"
+    label += f" {header.get('Modality', '')}".rstrip()
     label += f" '{description}'" if description else ""
-    return f"{label}: {len(files)} files"
+    label += f" (UID ...{str(header.get('SeriesInstanceUID', ''))[-8:]})"
+    return f"{label}: {len(files)} files, e.g. {files[0][0].name}"
 
 
 def _first_line(error: Exception) -> str:

@@ -30,9 +30,10 @@ from medue.errors import InputError
 from medue.io.dicom.files import sop_class_name, sop_class_of
 from medue.io.dicom.geometry import SlicePlane
 
-# Classic attributes that set slices at one position apart (see geometry._REPEATS).
+# Classic attributes that set slices at one position apart (see geometry._REPEATS), and the
+# slice spacing a one-slice series declares.
 _CLASSIC_TAGS = ("EchoTime", "EchoNumbers", "TemporalPositionIdentifier", "AcquisitionNumber",
-                 "TriggerTime", "DiffusionBValue")  # fmt: skip
+                 "TriggerTime", "DiffusionBValue", "SpacingBetweenSlices")  # fmt: skip
 # Per-frame attributes of the enhanced functional groups: (sequence, attribute, name used).
 _FRAME_TAGS = (
     ("MREchoSequence", "EffectiveEchoTime", "EchoTime"),

@@ -154,8 +154,9 @@ def _check_straight(folder: Path, planes: list[SlicePlane], normal: np.ndarray) 
 
 def _check_spacing(folder: Path, planes: list[SlicePlane], order: list[int], gaps) -> float:
     """The uniform distance between neighbouring slices; gaps and uneven spacing are refused."""
-    if len(gaps) == 0:
-        return 1.0  # one positioned slice: ITK's choice, so labels made with ITK tools match
+    if len(gaps) == 0:  # one positioned slice: its declared spacing, else 1 mm, as GDCM/ITK read it
+        declared = planes[0].tags.get("SpacingBetweenSlices")
+        return float(declared) if declared not in (None, "") and float(declared) > 0 else 1.0
     step = float(np.median(gaps))
     tolerance = max(DUPLICATE_DISTANCE, 0.01 * step)
     off = np.abs(gaps - step) > tolerance

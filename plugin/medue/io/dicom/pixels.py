@@ -18,8 +18,6 @@ is mapped back to stored values: GDCM masks to Bits Stored, inverts MONOCHROME1 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from medue.errors import InputError
 from medue.io.dicom.files import read_dataset, transfer_syntax
 from medue.io.dicom.frames import frame_count
 from medue.io.dicom.geometry import SlicePlane
+from medue.io.image_file import itk_warnings_off
 from medue.io.volume import StoredEncoding
 
 GREYSCALE = ("MONOCHROME1", "MONOCHROME2")
@@ -177,7 +176,7 @@ def _pydicom_values(path: Path, dataset: Dataset) -> np.ndarray:
 def _gdcm_values(path: Path, layout: PixelLayout, encoding: StoredEncoding) -> np.ndarray:
     """Stored values of a compressed file decoded by GDCM, with GDCM's mapping undone."""
     try:
-        with _itk_warnings_off():
+        with itk_warnings_off():  # about series sorting, which .geometry checks itself
             image = sitk.ReadImage(str(path))
     except RuntimeError as error:
         reason = _first_line(error.args[0].strip().splitlines()[-1] if error.args else error)
@@ -207,17 +206,6 @@ def _check_range(path: Path, values: np.ndarray, encoding: StoredEncoding) -> No
             f"BitsStored {encoding.bits_stored} allows; readers that mask the unused bits would "
             "see a different image, so MedUE does not guess",
         )
-
-
-@contextlib.contextmanager
-def _itk_warnings_off() -> Iterator[None]:
-    """GDCM's warnings concern series sorting, which MedUE checks itself (see .geometry)."""
-    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
-    try:
-        yield
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
 
 
 def _int(header: Dataset, keyword: str, default: int) -> int:
