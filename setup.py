@@ -22,6 +22,7 @@ INSTALL_REQUIRES = [
     "pynetdicom>=2,<3",
     "sam2==0.4.1",
     "scikit-image>=0.21",
+    "PyWavelets>=1.4",  # scikit-image's estimate_sigma (noise sigma in visibility reports)
     "tqdm>=4.60",
     "requests>=2.31",
     "Pillow>=10",  # JPEG / JPEG 2000 countermeasures in medue evaluate

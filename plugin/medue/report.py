@@ -131,7 +131,8 @@ def _case_row(case: dict) -> str:
     m = case["metrics"]
     window = case["window"]
     numbers = (
-        f"PSNR {m['psnr_db']:.1f} dB (range {m['data_range']:g})<br>SSIM {m['ssim']:.4f}<br>"
+        _visibility_lines(m)
+        + f"PSNR {m['psnr_db']:.1f} dB (range {m['data_range']:g})<br>SSIM {m['ssim']:.4f}<br>"
         f"max change {m['max_abs_change']:g} (eps {case['epsilon_native']:g})<br>"
         f"RMS change {m['rms_change']:.3f}<br>changed voxels {100 * m['changed_fraction']:.2f}%<br>"
         f"window {window['name']} [{window['low']:g}, {window['high']:g}]"
@@ -141,6 +142,17 @@ def _case_row(case: dict) -> str:
         f'<img src="{html.escape(figure)}" alt="{html.escape(case["image_id"])}">' if figure else ""
     )
     return f"<tr><td>{html.escape(case['image_id'])}</td><td>{image}</td><td>{numbers}</td></tr>"
+
+
+def _visibility_lines(m: dict) -> str:
+    """Change against the image's own noise, and PSNR over the changed region (when measured)."""
+    if "noise_sigma" not in m:
+        return ""
+    return (
+        f"noise sigma {m['noise_sigma']:.3g}: max change {m['epsilon_over_sigma']:.2f} sigma, "
+        f"RMS {m['rms_over_sigma']:.2f} sigma<br>PSNR over the ROI box {m['psnr_roi_db']:.1f} dB"
+        f"<br>whole-image "
+    )
 
 
 def check_section(checked: dict | None, reference: dict | None = None) -> str:

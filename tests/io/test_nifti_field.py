@@ -92,6 +92,9 @@ def test_protected_copy_keeps_the_header_and_stored_grid(kind, tmp_path):
     assert np.abs(change[roi]).max() > 0  # the label's voxels are the ones protected
     assert (tmp_path / "out/labels/final" / label.name).read_bytes() == label.read_bytes()
     assert source.read_bytes() == before  # the original is only read
+    [case] = json.loads(outcome.manifest.read_text())["cases"]
+    assert case["metrics"]["epsilon_over_sigma"] > 0 and case["metrics"]["psnr_roi_db"] > 0
+    assert "max change" in outcome.report.read_text() and "sigma" in outcome.report.read_text()
 
 
 def test_ct_scaling_is_reported_and_budget_in_hu(tmp_path):

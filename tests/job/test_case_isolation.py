@@ -52,7 +52,7 @@ def test_unexpected_error_in_one_case_is_recorded_and_the_rest_protected(tmp_pat
 
 def test_copy_failing_its_check_after_writing_is_not_released(tmp_path, monkeypatch):
     folder = small_dataset(tmp_path / "in", names=("a",))
-    monkeypatch.setattr(apply_module, "measure_change", lambda a, b: {"max_abs_change": 99.0})
+    monkeypatch.setattr(apply_module, "measure_change", lambda *_: {"max_abs_change": 99.0})
     outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
     [failure] = outcome.failures
     assert "changes a voxel by 99, over the budget of 3; not released" in failure.problem

@@ -20,6 +20,7 @@ from medue.intensity import apply_within_budget
 from medue.io import Volume, write_volume
 from medue.methods.base import Perturber
 from medue.prepare import PreparedCase
+from medue.visibility import visibility
 
 
 @dataclass
@@ -52,13 +53,14 @@ def protect_case(
     image = loaded.image
     budget = prepared.budget
     protected = perturbed_array(image, prepared, perturber)
+    region = prepared.allowed.reshape(image.shape)
     checked: dict = {}
 
     def verify(reloaded: Volume) -> None:
         """The staged file as a downloader will read it: same grid, change within budget."""
         if reloaded.shape != image.shape or not reloaded.geometry.matches(image.geometry):
             raise InputError(output, "the written copy does not reload on the source's grid")
-        measured = measure_change(image.array, reloaded.array)
+        measured = measure_change(image.array, reloaded.array, region)
         if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
             raise InputError(
                 output,
@@ -93,12 +95,17 @@ def perturbed_array(image: Volume, prepared: PreparedCase, perturber: Perturber)
     return apply_within_budget(image.array, change, prepared.budget.epsilon_native, image.encoding)
 
 
-def measure_change(original: np.ndarray, protected: np.ndarray) -> dict:
-    """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics."""
+def measure_change(
+    original: np.ndarray, protected: np.ndarray, region: np.ndarray | None = None
+) -> dict:
+    """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics; with the
+    ``region`` the method may change, also the noise sigma, the change in units of it and the
+    PSNR over the region's box (``medue.visibility``)."""
     original = np.asarray(original, dtype=np.float64)
     protected = np.asarray(protected, dtype=np.float64)
     data_range = float(original.max() - original.min()) or 1.0
-    return {
+    seen = {} if region is None else visibility(original, protected, region, data_range)
+    return seen | {
         "psnr_db": metrics.psnr(original, protected, data_range=data_range),
         "ssim": _ssim(original, protected, data_range),
         "data_range": data_range,

@@ -264,7 +264,12 @@ def _summary(cases: list[dict]) -> dict:
         return {"protected": 0}
     psnr = [c["metrics"]["psnr_db"] for c in cases]
     ssim = [c["metrics"]["ssim"] for c in cases]
-    return {
+    seen = {
+        f"{key}_{how.__name__}": float(how([c["metrics"][key] for c in cases]))
+        for key, how in (("epsilon_over_sigma", max), ("psnr_roi_db", min))
+        if all(key in c["metrics"] for c in cases)
+    }
+    return seen | {
         "protected": len(cases),
         "psnr_db_mean": float(np.mean(psnr)),
         "psnr_db_min": float(np.min(psnr)),
