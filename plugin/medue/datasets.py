@@ -44,6 +44,7 @@ class Case:
     image_id: str
     image: Path
     label: Path | None = None
+    problem: str | None = None  # found while listing (e.g. two images with one name); refused
 
 
 def discover_cases(folder: str | Path) -> list[Case]:
@@ -57,7 +58,26 @@ def discover_cases(folder: str | Path) -> list[Case]:
         cases = _decathlon_cases(folder)
     else:
         cases = _datastore_cases(folder) + _dicom_cases(folder)
-    return sorted(cases, key=lambda case: case.image_id)
+    return sorted(_refuse_shared_ids(cases), key=lambda case: (case.image_id, str(case.image)))
+
+
+def _refuse_shared_ids(cases: list[Case]) -> list[Case]:
+    """Two images with one id (``a.nii.gz`` beside ``a.nrrd``; DICOM folders ``X/Y_Z`` and
+    ``X_Y/Z``) would share a label, a figure and a record: each is refused, naming the other."""
+    paths: dict[str, list[Path]] = {}
+    for case in cases:
+        paths.setdefault(case.image_id, []).append(case.image)
+    refused = []
+    for case in cases:
+        others = [p.name for p in paths[case.image_id] if p != case.image]
+        if others and case.problem is None:
+            problem = (
+                f"another image has the same name '{case.image_id}' ({', '.join(others)}); "
+                "rename one so that each image has its own label and record"
+            )
+            case = Case(case.image_id, case.image, case.label, problem)
+        refused.append(case)
+    return refused
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -68,11 +88,13 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _datastore_cases(folder: Path) -> list[Case]:
-    images = {strip_extension(p): p for p in _image_files(folder)}
+    files = _image_files(folder)
+    images = {strip_extension(p): p for p in files}  # a repeated name: reported by the caller
     label_dir = folder / LABEL_SUBFOLDER
     labels = {strip_extension(p): p for p in _image_files(label_dir)} if label_dir.is_dir() else {}
     cases = []
-    for name, path in images.items():
+    for path in files:
+        name = strip_extension(path)
         stem = name.removesuffix("_image")
         if name.endswith("_image") and f"{stem}_label" in images:
             cases.append(Case(stem, path, images[f"{stem}_label"]))
@@ -161,6 +183,8 @@ class LoadedCase:
 
 def load_case(case: Case, require_label: bool = False) -> LoadedCase:
     """Read a case and check it (label on the image grid, ROI not empty)."""
+    if case.problem is not None:
+        raise InputError(case.image, case.problem)
     image = read_volume(case.image)
     if case.label is None:
         if require_label:

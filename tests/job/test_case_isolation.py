@@ -111,7 +111,10 @@ def test_rerun_removes_the_earlier_output_of_a_case_that_now_fails(tmp_path):
     outcome = protect_folder(folder, out, epsilon=3.0)
     manifest = json.loads(outcome.manifest.read_text())
     assert [Path(c["output"]).name for c in manifest["cases"]] == ["a.nii.gz"]
-    assert manifest["removed_stale"] == [str(out / "b.nii.gz")]
+    assert sorted(manifest["removed_stale"]) == [
+        str(out / "b.nii.gz"),
+        str(out / "labels/final/b.nii.gz"),  # its label's copy too: not part of this release
+    ]
     assert not (out / "b.nii.gz").exists() and (out / "a.nii.gz").exists()
     assert (out / "notes.txt").is_file()
 
@@ -146,3 +149,59 @@ def test_two_headers_sharing_one_data_file_are_refused(tmp_path):
     outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
     assert sorted(Path(f.source).name for f in outcome.failures) == ["a.nhdr", "b.nhdr"]
     assert all("shares its data file shared.raw.gz with" in f.problem for f in outcome.failures)
+
+
+def test_files_in_the_output_that_medue_did_not_write_are_never_replaced(tmp_path):
+    folder = small_dataset(tmp_path / "in", names=("a", "b"))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.nii.gz").write_text("the user's own file, same name")
+    outcome = protect_folder(folder, out, epsilon=3.0)
+    [failure] = outcome.failures
+    assert (
+        failure.source == str(out / "a.nii.gz") and "not a copy MedUE recorded" in failure.problem
+    )
+    assert (out / "a.nii.gz").read_text() == "the user's own file, same name"
+    assert (out / "b.nii.gz").is_file()
+    again = protect_folder(folder, out, epsilon=3.0)  # b, journaled, may be replaced
+    assert [Path(r.output).name for r in again.results] == ["b.nii.gz"]
+
+
+def test_a_link_inside_the_output_never_leads_writes_to_the_originals(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "imagesTr").mkdir(parents=True)
+    (folder / "labelsTr").mkdir()
+    write_nifti(folder / "imagesTr/c_0000.nii.gz", phantom())
+    write_nifti(folder / "labelsTr/c.nii.gz", cube_label(), "uint8")
+    before = (folder / "imagesTr/c_0000.nii.gz").read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "imagesTr").symlink_to(folder / "imagesTr")
+    outcome = protect_folder(folder, out, epsilon=3.0)
+    [failure] = outcome.failures
+    assert "leads outside the output folder" in failure.problem
+    assert (folder / "imagesTr/c_0000.nii.gz").read_bytes() == before
+
+
+def test_interrupted_runs_outputs_are_known_from_the_journal(tmp_path):
+    folder = small_dataset(tmp_path / "in", names=("a", "b"))
+    out = tmp_path / "out"
+    protect_folder(folder, out, epsilon=3.0)
+    (out / "medue/manifest.json").unlink()  # as if the run had been killed before its manifest
+    (folder / "labels/final/b.nii.gz").unlink()
+    outcome = protect_folder(folder, out, epsilon=3.0)
+    assert not (out / "b.nii.gz").exists()  # the stale copy of the now-failing case is gone
+    assert str(out / "b.nii.gz") in json.loads(outcome.manifest.read_text())["removed_stale"]
+
+
+def test_relative_paths_from_another_directory_are_the_same_input(tmp_path, monkeypatch):
+    small_dataset(tmp_path / "A/data", names=("p",))
+    small_dataset(tmp_path / "B/data", names=("q",))
+    monkeypatch.chdir(tmp_path / "A")
+    protect_folder(Path("data"), Path("../release"), epsilon=3.0)
+    monkeypatch.chdir(tmp_path / "B")
+    with pytest.raises(InputError, match="holds the release of another input"):
+        protect_folder(Path("data"), Path("../release"), epsilon=3.0)
+    assert (tmp_path / "release/p.nii.gz").is_file()
+    monkeypatch.chdir(tmp_path)
+    assert not protect_folder(Path("A/data"), Path("release"), epsilon=3.0).failures

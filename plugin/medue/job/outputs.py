@@ -10,7 +10,6 @@ never be, or sit inside, the input folder, and no output may land on an original
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
@@ -33,37 +32,6 @@ def check_output_folder(input_path: Path, output: Path) -> None:
         )
     if target.is_file():
         raise InputError(output, "is a file; give a folder for the protected copies")
-    previous = previous_release(output)
-    if previous and Path(previous.get("input", "")).resolve() != source:
-        raise InputError(
-            output,
-            f"holds the release of another input ({previous.get('input')}); "
-            "use one output folder per dataset",
-        )
-
-
-def previous_release(output: Path) -> dict | None:
-    """The manifest an earlier protect run left in ``output``, if any (None if unreadable)."""
-    try:
-        return json.loads((output / REPORT_FOLDER / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def remove_stale(previous: dict | None, released: set[Path]) -> list[str]:
-    """Delete the earlier run's outputs that this run did not write again (a case that failed
-    this time), but only those still exactly as that run recorded them; returns their paths."""
-    removed = []
-    for case in (previous or {}).get("cases", []):
-        path = Path(case.get("output", ""))
-        if not path.exists() or path.resolve() in {p.resolve() for p in released}:
-            continue
-        if fingerprint(path) != case.get("output_sha256"):
-            continue  # changed since: not MedUE's to delete
-        for part in [path] if path.is_dir() else [path.parent / p for p in volume_files(path)]:
-            shutil.rmtree(part) if part.is_dir() else part.unlink()
-        removed.append(str(path))
-    return removed
 
 
 def input_root(input_path: Path) -> Path:
@@ -81,11 +49,16 @@ def output_for(path: Path, root: Path, output: Path) -> Path:
     return output / relative
 
 
+def label_output(case: Case, root: Path, output: Path) -> Path | None:
+    """Where ``case``'s label map goes (None without one)."""
+    return None if case.label is None else output_for(case.label, root, output)
+
+
 def copy_label(case: Case, root: Path, output: Path) -> Path | None:
     """Copy ``case``'s label map, with all its files, to its mirrored place (atomically)."""
-    if case.label is None:
+    target = label_output(case, root, output)
+    if target is None:
         return None
-    target = output_for(case.label, root, output)
     parts = volume_files(case.label)
     with staging_folder(target.parent) as stage:
         for part in parts:

@@ -23,6 +23,7 @@ from medue.budget import ROBUST_PRESET, BudgetRequest
 from medue.datasets import Case, LoadedCase, load_case, shared_files
 from medue.errors import InputError
 from medue.intensity import default_window
+from medue.io import volume_files
 from medue.io.atomic import atomic_path
 from medue.job.apply import CaseResult, protect_case
 from medue.job.check import CHECK_FOLDER, CheckSettings, check_release
@@ -32,10 +33,10 @@ from medue.job.outputs import (
     copy_label,
     fingerprint,
     input_root,
+    label_output,
     output_for,
-    previous_release,
-    remove_stale,
 )
+from medue.job.record import ReleaseRecord
 from medue.methods import FitOptions, fit_method
 from medue.methods.base import (
     CancelToken,
@@ -156,8 +157,10 @@ def protect_dataset(
 ) -> ProtectOutcome:
     """Protect ``cases`` into ``output``; fit first unless a fitted ``perturber`` is given."""
     cancel = cancel or NeverCancelled()
+    input_path, output = input_path.absolute(), output.absolute()
     check_output_folder(input_path, output)
-    previous = previous_release(output)
+    release = ReleaseRecord.open(input_path, output)
+    before = dict(release.written)
     started = time.time()
     class_values = perturber.class_values if perturber is not None else None
     dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel)
@@ -169,11 +172,11 @@ def protect_dataset(
     if perturber is not None:
         generator_path = _save_generator(perturber, output)
         results, apply_failures = _apply_all(
-            input_path, output, dataset, perturber, progress, cancel
+            input_path, output, dataset, perturber, release, progress, cancel
         )
         failures += apply_failures
     record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
-    record["removed_stale"] = remove_stale(previous, {Path(r.output) for r, _, _ in results})
+    record["removed_stale"] = release.remove_stale(before)
     record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
     record["checked_against"] = None
     manifest, report = _write_record(output, settings, record)
@@ -203,7 +206,7 @@ def _write_record(output: Path, settings: ProtectSettings, record: dict) -> tupl
     return manifest, report
 
 
-def _apply_all(input_path, output, dataset, perturber, progress, cancel):
+def _apply_all(input_path, output, dataset, perturber, release, progress, cancel):
     root = input_root(input_path)
     results, failures = [], []
     derivation = f"unlearnable-example protection ({perturber.method})"
@@ -211,8 +214,15 @@ def _apply_all(input_path, output, dataset, perturber, progress, cancel):
         check_cancel(cancel)
         target = output_for(loaded.case.image, root, output)
         try:
+            release.check_target(target, volume_files(loaded.case.image))
+            label_target = label_output(loaded.case, root, output)
+            if label_target is not None:
+                release.check_target(label_target, volume_files(loaded.case.label))
             result, written = protect_case(loaded, prepared, perturber, target, derivation)
-            copy_label(loaded.case, root, output)
+            release.add(target)
+            if label_target is not None:
+                copy_label(loaded.case, root, output)
+                release.add(label_target)
         except Exception as error:  # recorded for this case; re-raises a cancel
             failures.append(Failure.from_error(error, loaded.case.image, "writing"))
             continue
@@ -243,7 +253,7 @@ def _manifest(input_path, output, settings, perturber, generator_path, results, 
     return {
         "medue_version": __version__,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "input": str(input_path),
+        "input": str(input_path.resolve()),
         "output": str(output),
         "settings": settings.as_dict(),
         "method": perturber.describe() if perturber is not None else None,

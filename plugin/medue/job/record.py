@@ -1,0 +1,127 @@
+"""What MedUE has written into an output folder: the journal that tells its files from the user's.
+
+Every image or label MedUE moves into an output folder is appended, as soon as it is in place, to
+``OUT/medue/journal.jsonl`` with its sha256 (all of its files) and the input it came from. So,
+even after an interrupted run that wrote no manifest:
+
+- a file in the output folder may be replaced only if the journal has it, unchanged; anything
+  else there is the user's and is never overwritten (the case is refused, naming the file);
+- nothing is written outside the output folder, even through a link inside it;
+- an output folder that holds another input's release is refused;
+- the copies an earlier run wrote for cases that are not written this time (a case that fails
+  now, or was removed from the input) are deleted if still unchanged, so that the folder holds
+  exactly what the new manifest lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medue.errors import InputError
+from medue.io import volume_files
+from medue.job.outputs import REPORT_FOLDER, fingerprint
+
+JOURNAL = "journal.jsonl"
+
+
+@dataclass
+class ReleaseRecord:
+    """The journal of one output folder, for one input."""
+
+    input: Path  # resolved
+    output: Path  # resolved
+    written: dict[Path, str] = field(default_factory=dict)  # resolved path -> sha256
+    this_run: set[Path] = field(default_factory=set)  # journaled by this run
+
+    @classmethod
+    def open(cls, input_path: Path, output: Path) -> ReleaseRecord:
+        """Read ``output``'s journal; refuse a folder holding another input's release, or a
+        report folder MedUE has no record of."""
+        record = cls(input_path.resolve(), output.resolve())
+        inputs = set()
+        for entry in _entries(record.output):
+            inputs.add(entry["input"])
+            record.written[Path(entry["output"])] = entry["sha256"]
+        others = sorted(i for i in inputs if Path(i) != record.input)
+        if others:
+            raise InputError(
+                output,
+                f"holds the release of another input ({others[0]}); "
+                "use one output folder per dataset",
+            )
+        report = record.output / REPORT_FOLDER
+        if not inputs and report.is_dir() and any(report.iterdir()):
+            raise InputError(
+                report, "exists but holds no record of a MedUE release; choose another output"
+            )
+        return record
+
+    def check_target(self, target: Path, parts: list[Path]) -> None:
+        """Refuse to write ``target`` (and its ``parts``, relative to its folder) outside the
+        output folder or over files MedUE did not write there."""
+        for part in parts:
+            path = target.parent / part
+            if not path.parent.resolve().is_relative_to(self.output):
+                raise InputError(
+                    path, "leads outside the output folder (through a link); nothing written"
+                )
+        if target.is_dir():
+            return  # a DICOM series: the series writer accepts only its own earlier output
+        present = [target.parent / p for p in parts if (target.parent / p).exists()]
+        recorded = self.written.get(target.resolve())
+        if present and (recorded is None or not target.exists() or fingerprint(target) != recorded):
+            raise InputError(
+                present[0],
+                "exists and is not a copy MedUE recorded in this folder; move it away or "
+                "choose an empty output folder",
+            )
+
+    def add(self, path: Path) -> None:
+        """Journal ``path`` (just moved into place): its sha256 and this record's input."""
+        resolved = path.resolve()
+        self.written[resolved] = fingerprint(path)
+        self.this_run.add(resolved)
+        entry = {
+            "input": str(self.input),
+            "output": str(resolved),
+            "sha256": self.written[resolved],
+        }
+        journal = self.output / REPORT_FOLDER / JOURNAL
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        with journal.open("a") as stream:
+            stream.write(json.dumps(entry) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def remove_stale(self, before: dict[Path, str]) -> list[str]:
+        """Delete what ``before`` (the journal as this run found it) lists, this run did not
+        write again, and is still unchanged; returns the deleted paths."""
+        removed = []
+        for path, sha in before.items():
+            if path in self.this_run or not path.exists() or not path.is_relative_to(self.output):
+                continue
+            if fingerprint(path) != sha:
+                continue  # changed since: not MedUE's to delete
+            for part in [path] if path.is_dir() else [path.parent / p for p in volume_files(path)]:
+                shutil.rmtree(part) if part.is_dir() else part.unlink()
+            removed.append(str(path))
+        return removed
+
+
+def _entries(output: Path) -> list[dict]:
+    journal = output / REPORT_FOLDER / JOURNAL
+    if not journal.is_file():
+        return []
+    entries = []
+    for line in journal.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash: the files it named are not MedUE's to replace
+        if {"input", "output", "sha256"} <= entry.keys():
+            entries.append(entry)
+    return entries
