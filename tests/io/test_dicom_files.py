@@ -189,3 +189,14 @@ def test_one_slice_series_takes_its_declared_slice_spacing(tmp_path):
     assert read_volume(tmp_path / "one").geometry.spacing[2] == 5.0
     ct_series(tmp_path / "bare", ramp(shape=(1, 16, 16)))
     assert read_volume(tmp_path / "bare").geometry.spacing[2] == 1.0  # GDCM's default too
+
+
+def test_an_earlier_derivation_description_is_kept_after_medues(tmp_path):
+    def lossy(ds, _k):
+        ds.DerivationDescription = "JPEG lossy 76:1"
+
+    ct_series(tmp_path / "ct", ramp(), edit=lossy)
+    out = write_volume(read_volume(tmp_path / "ct"), tmp_path / "out", derivation="test")
+    for path in out.iterdir():
+        text = pydicom.dcmread(path).DerivationDescription
+        assert text.startswith("MedUE") and text.endswith("; source: JPEG lossy 76:1")

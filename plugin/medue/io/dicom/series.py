@@ -217,7 +217,10 @@ def _derive(
     dataset.file_meta = meta
     dataset.is_little_endian, dataset.is_implicit_VR = True, False
     _mark_derived(dataset)
-    dataset.DerivationDescription = description
+    earlier = str(dataset.get("DerivationDescription", "")).strip()  # e.g. "JPEG lossy 76:1"
+    dataset.DerivationDescription = (
+        f"{description}; source: {earlier}" if earlier else description
+    )[:1024]  # VR ST: at most 1024 characters
     for keyword in _ENCAPSULATION_TAGS:
         if keyword in dataset:
             delattr(dataset, keyword)
