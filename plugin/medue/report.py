@@ -9,7 +9,6 @@ PNGs are written with SimpleITK: no plotting library needed.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +23,8 @@ STYLE = (
     "td,th{padding:4px 10px;text-align:left;vertical-align:top}"
     "img{image-rendering:pixelated}"
 )
+BELOW_NOISE = "smaller than the noise a reader sees there"
+AT_NOISE = "as large as that noise or larger: look at the figures at the clinical window first"
 MIN_CROP = 96
 PANEL_SIZE = 256
 
@@ -102,10 +103,13 @@ def write_html(
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
+{summary_section(cases, failed, left_out, checked, reference)}
+<h2>Settings</h2>
+{_settings_table(settings)}
+<h2>Cases</h2>
 <p>Each figure: original | protected | difference (black = -eps, white = +eps, grey = unchanged),
 on the axial slice with the most changed voxels, at the case's intensity window. Numbers are
 measured on the written files after reloading; PSNR and SSIM use the image's own dynamic range.</p>
-<pre>{html.escape(json.dumps(settings, indent=2))}</pre>
 <table><tr><th>case</th><th>figure</th><th>numbers</th></tr>
 {rows}
 </table>
@@ -116,6 +120,85 @@ measured on the written files after reloading; PSNR and SSIM use the image's own
     with atomic_path(path) as tmp:
         tmp.write_text(page)
     return path
+
+
+def summary_section(
+    cases: Sequence[dict],
+    failed: Sequence[dict],
+    left_out: Sequence[dict],
+    checked: dict | None,
+    reference: dict | None,
+) -> str:
+    """The report's opening lines, for a clinician: what was released, how visible, how
+    protective (checked here, or what the benchmark says), in plain words."""
+    counts = f"{len(cases)} images protected, {len(failed)} failed"
+    counts += f", {len(left_out)} left out (nothing to protect)." if left_out else "."
+    return (
+        "<h2>Summary</h2><ul>"
+        + "".join(
+            f"<li>{html.escape(line)}</li>"
+            for line in (
+                counts,
+                _visibility_summary(cases),
+                _protection_summary(checked, reference),
+            )
+        )
+        + "</ul>"
+    )
+
+
+def _visibility_summary(cases: Sequence[dict]) -> str:
+    if not cases:
+        return "Nothing was written."
+    metrics = [c["metrics"] for c in cases]
+    psnr = [m["psnr_db"] for m in metrics]
+    text = f"Whole-image PSNR {min(psnr):.1f}-{max(psnr):.1f} dB"
+    if all("epsilon_over_sigma" in m for m in metrics):
+        ratio = max(m["epsilon_over_sigma"] for m in metrics)
+        roi = min(m["psnr_roi_db"] for m in metrics)
+        verdict = BELOW_NOISE if ratio < 1 else AT_NOISE
+        text += (
+            f", {roi:.1f} dB at the lowest over the ROI box. The largest change is {ratio:.2f} "
+            f"times the noise sigma of its own image: {verdict}"
+        )
+    return text + "."
+
+
+def _protection_summary(checked: dict | None, reference: dict | None) -> str:
+    if checked is not None and checked.get("status") == "checked":
+        return f"Checked on this data: {checked['verdict']}."
+    if not reference:
+        return "Not checked on this data, and not measured on MedUE's benchmarks: unknown."
+    scores = [
+        f"{name}: {row['ratio']:.0%} of the clean victim's DSC"
+        for name, result in reference["datasets"].items()
+        for row in result["rows"]
+        if row["countermeasure"] == "none"
+    ]
+    return (
+        "Not checked on this data (medue protect --check). On MedUE's benchmarks, a victim "
+        f"trained on releases like this one kept {'; '.join(scores) or 'no recorded score'}."
+    )
+
+
+def _settings_table(settings: dict) -> str:
+    """Settings as a two-column table (nested entries as dotted names), not a JSON dump."""
+    rows = []
+    for key, value in _flatten(settings):
+        shown = "default" if value is None else value
+        rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(str(shown))}</td></tr>")
+    return f"<table>{''.join(rows)}</table>"
+
+
+def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
+    items = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            items += _flatten(value, f"{name}.")
+        else:
+            items.append((name, value))
+    return items
 
 
 def _left_out_section(left_out: Sequence[dict]) -> str:

@@ -196,3 +196,15 @@ def test_compression_that_contradicts_the_name_is_named(tmp_path, name, fix):
     with pytest.raises(InputError) as error:
         read_volume(tmp_path / name)
     assert name in str(error.value) and fix in str(error.value)
+
+
+def test_report_opens_with_a_summary_and_shows_settings_as_a_table(tmp_path):
+    make_case(tmp_path / "in", "ct", KINDS["ct_scaled"])
+    outcome = protect_folder(tmp_path / "in", tmp_path / "out", epsilon=4.0)
+    page = outcome.report.read_text()
+    summary = page[page.index("<h2>Summary</h2>") : page.index("<h2>Settings</h2>")]
+    assert "1 images protected, 0 failed." in summary
+    assert "times the noise sigma of its own image" in summary and "over the ROI box" in summary
+    assert "Not checked on this data" in summary
+    assert "<td>settings.method</td><td>random</td>" in page
+    assert "<pre>" not in page  # no JSON dump
