@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 
 from medue.budget import BudgetRequest
 from medue.datasets import discover_cases, load_case
+from medue.methods import FitOptions, _umed_config
 from medue.methods.umed import UMedConfig, compose, fit_umed, load_umed, quantise_ste
 from medue.prepare import RoiSpec, prepare_case
 
@@ -81,3 +84,12 @@ def test_robust_fit_refuses_geometric_countermeasures(sample_dataset):
     prepared = prepare_case(load_case(case), RoiSpec(), BudgetRequest())
     with pytest.raises(ValueError, match="intensity countermeasures only"):
         fit_umed([prepared], UMedConfig(iterations=1, batch_size=2, robust=("flip_rotate",)))
+
+
+@pytest.mark.parametrize(
+    ("largest", "patch"),
+    [((8, 32, 32), (8, 32, 32)), ((7, 30, 90), (8, 32, 64)), ((40, 200, 200), (16, 64, 64))],
+)
+def test_3d_training_patch_is_never_larger_than_the_largest_volume(largest, patch):
+    cases = [SimpleNamespace(image=np.zeros(largest)), SimpleNamespace(image=np.zeros((4, 8, 8)))]
+    assert _umed_config(FitOptions(mode="3d"), cases).patch == patch

@@ -11,6 +11,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from medue.errors import InputError
@@ -58,19 +59,27 @@ def fit_method(
     if method in EMN_METHODS:
         return fit_emn(cases, _emn_config(method, options), progress, cancel)
     if method == "umed":
-        return fit_umed(cases, _umed_config(options), progress, cancel)
+        return fit_umed(cases, _umed_config(options, cases), progress, cancel)
     raise InputError(None, f"unknown method {method!r} (choose one of: {', '.join(METHODS)})")
 
 
-def _umed_config(options: FitOptions) -> UMedConfig:
+def _umed_config(options: FitOptions, cases: list[PreparedCase]) -> UMedConfig:
     config = UMedConfig(mode=options.mode, seed=options.seed, class_values=options.class_values)
-    if options.mode == "3d":
-        config.patch = (16, 64, 64)
+    if options.mode == "3d":  # never larger than the largest volume: padding is wasted work
+        multiple = 2 ** (len(config.features) - 1)
+        largest = np.max([case.image.shape for case in cases], axis=0)
+        config.patch = tuple(
+            int(min(p, -(-n // multiple) * multiple))
+            for p, n in zip(PATCH_3D, largest, strict=True)
+        )
     if options.iterations is not None:
         config.iterations = options.iterations
     if options.robust:
         config.robust = ROBUST_TRAINING
     return config
+
+
+PATCH_3D = (16, 64, 64)  # (d, h, w) training patch for near-isotropic volumes
 
 
 def _emn_config(method: str, options: FitOptions) -> EMNConfig:
