@@ -17,7 +17,7 @@ reported by the caller, not skipped silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +58,8 @@ def discover_cases(folder: str | Path) -> list[Case]:
         cases = _decathlon_cases(folder)
     else:
         cases = _datastore_cases(folder) + _dicom_cases(folder)
-    return sorted(_refuse_shared_ids(cases), key=lambda case: (case.image_id, str(case.image)))
+    cases = _refuse_shared_files(_refuse_shared_ids(cases))
+    return sorted(cases, key=lambda case: (case.image_id, str(case.image)))
 
 
 def _refuse_shared_ids(cases: list[Case]) -> list[Case]:
@@ -67,17 +68,25 @@ def _refuse_shared_ids(cases: list[Case]) -> list[Case]:
     paths: dict[str, list[Path]] = {}
     for case in cases:
         paths.setdefault(case.image_id, []).append(case.image)
-    refused = []
+    problems = {}
     for case in cases:
         others = [p.name for p in paths[case.image_id] if p != case.image]
-        if others and case.problem is None:
-            problem = (
+        if others:
+            problems[case.image] = (
                 f"another image has the same name '{case.image_id}' ({', '.join(others)}); "
                 "rename one so that each image has its own label and record"
             )
-            case = Case(case.image_id, case.image, case.label, problem)
-        refused.append(case)
-    return refused
+    return _refused(cases, problems)
+
+
+def _refused(cases: list[Case], problems: dict[Path, str]) -> list[Case]:
+    """``cases`` with each listed image's problem set (a problem found earlier is kept)."""
+    return [
+        replace(case, problem=problems[case.image])
+        if case.image in problems and case.problem is None
+        else case
+        for case in cases
+    ]
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -146,12 +155,9 @@ def _sub_folders(folder: Path) -> list[Path]:
     return found
 
 
-def shared_files(cases: list[Case]) -> dict[Path, str]:
-    """Images whose files another image also uses (two headers naming one data file).
-
-    A protected copy of each would overwrite the other's data, so both are refused: returns the
-    problem for each such image, keyed by its path.
-    """
+def _refuse_shared_files(cases: list[Case]) -> list[Case]:
+    """Images whose files another image also uses (two headers naming one data file): a
+    protected copy of each would overwrite the other's data, so each is refused."""
     users: dict[Path, list[Path]] = {}
     for case in cases:
         if case.image.is_dir():
@@ -169,7 +175,7 @@ def shared_files(cases: list[Case]) -> dict[Path, str]:
             problems[image] = (
                 f"shares its data file {data.name} with {others}; each image needs its own"
             )
-    return problems
+    return _refused(cases, problems)
 
 
 @dataclass

@@ -34,8 +34,8 @@ class ReleaseRecord:
 
     input: Path  # resolved
     output: Path  # resolved
-    written: dict[Path, str] = field(default_factory=dict)  # resolved path -> sha256
-    this_run: set[Path] = field(default_factory=set)  # journaled by this run
+    found: dict[Path, str] = field(default_factory=dict)  # the journal as this run found it
+    written: dict[Path, str] = field(default_factory=dict)  # journaled by this run: path -> sha256
 
     @classmethod
     def open(cls, input_path: Path, output: Path) -> ReleaseRecord:
@@ -45,7 +45,7 @@ class ReleaseRecord:
         inputs = set()
         for entry in _entries(record.output):
             inputs.add(entry["input"])
-            record.written[Path(entry["output"])] = entry["sha256"]
+            record.found[Path(entry["output"])] = entry["sha256"]
         others = sorted(i for i in inputs if Path(i) != record.input)
         if others:
             raise InputError(
@@ -72,7 +72,7 @@ class ReleaseRecord:
         if target.is_dir():
             return  # a DICOM series: the series writer accepts only its own earlier output
         present = [target.parent / p for p in parts if (target.parent / p).exists()]
-        recorded = self.written.get(target.resolve())
+        recorded = self.written.get(target.resolve(), self.found.get(target.resolve()))
         if present and (recorded is None or not target.exists() or fingerprint(target) != recorded):
             raise InputError(
                 present[0],
@@ -84,7 +84,6 @@ class ReleaseRecord:
         """Journal ``path`` (just moved into place): its sha256 and this record's input."""
         resolved = path.resolve()
         self.written[resolved] = fingerprint(path)
-        self.this_run.add(resolved)
         entry = {
             "input": str(self.input),
             "output": str(resolved),
@@ -97,12 +96,16 @@ class ReleaseRecord:
             stream.flush()
             os.fsync(stream.fileno())
 
-    def remove_stale(self, before: dict[Path, str]) -> list[str]:
-        """Delete what ``before`` (the journal as this run found it) lists, this run did not
-        write again, and is still unchanged; returns the deleted paths."""
+    def sha256(self, path: Path) -> str:
+        """The sha256 journaled for ``path`` by this run (computed once, when it landed)."""
+        return self.written[path.resolve()]
+
+    def remove_stale(self) -> list[str]:
+        """Delete what the journal listed when this run began, this run did not write again, and
+        is still unchanged; returns the deleted paths."""
         removed = []
-        for path, sha in before.items():
-            if path in self.this_run or not path.exists() or not path.is_relative_to(self.output):
+        for path, sha in self.found.items():
+            if path in self.written or not path.exists() or not path.is_relative_to(self.output):
                 continue
             if fingerprint(path) != sha:
                 continue  # changed since: not MedUE's to delete

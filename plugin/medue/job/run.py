@@ -20,7 +20,7 @@ import numpy as np
 from medue import __version__
 from medue.batch import Failure
 from medue.budget import ROBUST_PRESET, BudgetRequest
-from medue.datasets import Case, LoadedCase, load_case, shared_files
+from medue.datasets import Case, LoadedCase, load_case
 from medue.errors import InputError
 from medue.intensity import default_window
 from medue.io import volume_files
@@ -101,12 +101,8 @@ def prepare_dataset(
     """Load and prepare every case; the labels give the classes unless ``class_values`` does."""
     cancel = cancel or NeverCancelled()
     loaded, failures = [], []
-    clashes = shared_files(cases)
     for index, case in enumerate(cases):
         check_cancel(cancel)
-        if case.image in clashes:
-            failures.append(Failure(str(case.image), clashes[case.image]))
-            continue
         try:
             loaded.append(load_case(case, require_label=settings.roi.box is None))
         except Exception as error:  # recorded for this case; re-raises a cancel
@@ -160,7 +156,6 @@ def protect_dataset(
     input_path, output = input_path.absolute(), output.absolute()
     check_output_folder(input_path, output)
     release = ReleaseRecord.open(input_path, output)
-    before = dict(release.written)
     started = time.time()
     class_values = perturber.class_values if perturber is not None else None
     dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel)
@@ -175,8 +170,10 @@ def protect_dataset(
             input_path, output, dataset, perturber, release, progress, cancel
         )
         failures += apply_failures
-    record = _manifest(input_path, output, settings, perturber, generator_path, results, failures)
-    record["removed_stale"] = release.remove_stale(before)
+    record = _manifest(
+        input_path, output, settings, perturber, generator_path, results, failures, release
+    )
+    record["removed_stale"] = release.remove_stale()
     record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
     record["checked_against"] = None
     manifest, report = _write_record(output, settings, record)
@@ -242,12 +239,14 @@ def _save_generator(perturber: Perturber, output: Path) -> Path:
     return perturber.save(output / REPORT_FOLDER / f"generator{suffix}")
 
 
-def _manifest(input_path, output, settings, perturber, generator_path, results, failures) -> dict:
+def _manifest(
+    input_path, output, settings, perturber, generator_path, results, failures, release
+) -> dict:
     cases = []
     for result, case, figure in results:
         entry = result.as_dict()
         entry["input_sha256"] = fingerprint(case.image)
-        entry["output_sha256"] = fingerprint(Path(result.output))
+        entry["output_sha256"] = release.sha256(Path(result.output))
         entry["figure"] = str(figure.relative_to(output / REPORT_FOLDER))
         cases.append(entry)
     return {
