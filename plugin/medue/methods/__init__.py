@@ -20,6 +20,7 @@ from medue.methods.base import CancelToken, Perturber, ProgressCallback, no_prog
 from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
 from medue.methods.emn import EMN_METHODS, EMNConfig, fit_emn, load_emn
 from medue.methods.umed import UMedConfig, fit_umed, load_umed
+from medue.networks.generator import size_multiple
 from medue.prepare import PreparedCase
 from medue.robust import ROBUST_TRAINING
 
@@ -66,7 +67,7 @@ def fit_method(
 def _umed_config(options: FitOptions, cases: list[PreparedCase]) -> UMedConfig:
     config = UMedConfig(mode=options.mode, seed=options.seed, class_values=options.class_values)
     if options.mode == "3d":  # never larger than the largest volume: padding is wasted work
-        multiple = 2 ** (len(config.features) - 1)
+        multiple = size_multiple(config.features)
         largest = np.max([case.image.shape for case in cases], axis=0)
         config.patch = tuple(
             int(min(p, -(-n // multiple) * multiple))

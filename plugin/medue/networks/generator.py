@@ -15,6 +15,11 @@ from torch import nn
 from medue.networks.cdc import CentralDifferenceConv
 
 
+def size_multiple(features: tuple[int, ...]) -> int:
+    """What every input side must be a multiple of: one halving per level below the top."""
+    return 2 ** (len(features) - 1)
+
+
 class _ConvBlock(nn.Module):
     def __init__(self, dims: int, in_ch: int, out_ch: int, central_difference: float | None):
         super().__init__()
@@ -45,7 +50,7 @@ class PerturbationGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.spatial_dims = spatial_dims
-        self.size_multiple = 2 ** (len(features) - 1)
+        self.size_multiple = size_multiple(features)
         pool = nn.MaxPool2d if spatial_dims == 2 else nn.MaxPool3d
         self.down = pool(2)
         self.encoders = nn.ModuleList()
