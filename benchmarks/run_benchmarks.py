@@ -39,7 +39,7 @@ from medue.reference import REFERENCE_FILE
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEFAULT_RELEASE = "umed:balanced"
+DEFAULT_RELEASE = "pattern-blocks:balanced"  # the shipped default (docs/BENCHMARKS.md §8)
 ROBUST_TARGET = 0.30  # issue 5: protected victim <= 30 % of the clean one under each countermeasure
 
 
@@ -75,9 +75,12 @@ BASELINES = (
     "random:balanced", "random-image:balanced", "checkerboard:balanced", "emn:balanced",
     "emn-image:balanced",
 )  # fmt: skip
-ALL_RELEASES = ("umed:imperceptible", DEFAULT_RELEASE, "umed:strong", *BASELINES)
-# The non-robust default beside the robust preset, against every countermeasure (issue 5).
-ATTACKED = (DEFAULT_RELEASE, "umed:robust")
+ALL_RELEASES = (
+    "pattern-blocks:imperceptible", DEFAULT_RELEASE, "pattern-blocks:strong", "umed:balanced",
+    *BASELINES,
+)  # fmt: skip
+# The default beside the robust preset, against every countermeasure.
+ATTACKED = (DEFAULT_RELEASE, "pattern-blocks:robust")
 # Lesion victims see 16 labelled training slices (2 batches an epoch), so they need more epochs.
 LESION_EPOCHS = 60
 SCALES = {

@@ -21,7 +21,7 @@ def medue(*args) -> subprocess.CompletedProcess:
 
 def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):
     generator = tmp_path / "gen.pt"
-    fitted = medue("fit", two_cases, generator, "--iterations", "2")
+    fitted = medue("fit", two_cases, generator, "--method", "umed", "--iterations", "2")
     assert fitted.returncode == 0, fitted.stderr
     assert generator.is_file() and "saved umed generator (2d)" in fitted.stdout
     result = medue("protect", two_cases, tmp_path / "out", "--generator", generator)
@@ -34,14 +34,16 @@ def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):
 
 def test_robust_preset_trains_umed_against_countermeasures(two_cases: Path, tmp_path):
     out = tmp_path / "out"
-    result = medue("protect", two_cases, out, "--preset", "robust", "--iterations", "2")
+    result = medue(
+        "protect", two_cases, out, "--preset", "robust", "--method", "umed", "--iterations", "2"
+    )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert manifest["settings"]["budget"]["preset"] == "robust"
     assert "median_blur" in manifest["method"]["config"]["robust"]
     refused = medue("protect", two_cases, out / "o", "--preset", "robust", "--method", "random")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "the robust preset trains UMed only" in refused.stderr
+    assert "the robust preset is for UMed and the patterns" in refused.stderr
 
 
 def test_bad_parameters_give_one_line(two_cases: Path, tmp_path):

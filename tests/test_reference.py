@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from medue.methods import DEFAULT_METHOD
 from medue.reference import benchmark_reference
 from medue.report import check_section
 
 
 def test_the_default_and_robust_releases_have_benchmark_scores():
     for preset in ("balanced", "robust"):
-        reference = benchmark_reference("umed", preset)
+        reference = benchmark_reference(DEFAULT_METHOD, preset)
         assert reference is not None and "BENCHMARKS.md" in reference["source"]
         for result in reference["datasets"].values():
             names = [row["countermeasure"] for row in result["rows"]]
@@ -21,8 +22,8 @@ def test_a_method_without_benchmark_runs_has_no_reference():
 
 
 def test_unchecked_report_quotes_the_benchmark_as_the_benchmark():
-    page = check_section(None, benchmark_reference("umed", "balanced"))
+    page = check_section(None, benchmark_reference(DEFAULT_METHOD, "balanced"))
     assert "Not checked on this data" in page
     assert "on MedUE's own benchmarks" in page and "not this data" in page
-    assert "<td>median</td>" in page and "mni152" in page
+    assert "<td>median</td>" in page and "lesion" in page
     assert "no countermeasure runs" in check_section(None, None)

@@ -1,26 +1,42 @@
 """Perturbation budgets: what a user asks for (a preset or epsilon in native units) -> numbers.
 
-A budget is always resolved per image, because the same preset means different native amounts in
-different windows; the resolved numbers go into the manifest. Epsilon is never smaller than one
-storable step: a budget below what the file can hold would round away to nothing, so a preset
-that resolves below it is raised to one step (recorded), and an explicit ``--epsilon`` below it is
-refused for that image (a promise of "at most 0.5 HU" cannot be kept on a 2-HU grid).
+A preset is defined by what a reader can see, resolved per image (docs/METHODS.md, "Budgets"):
+epsilon is a multiple of the image's own noise SD (``medue.visibility.noise_sigma``, measured
+around the ROI), capped so that a change of +-epsilon on every voxel the method may touch keeps
+the whole-image PSNR at or above the preset's floor. The papers' operating point is a whole-image
+PSNR of 50 dB (UMed, arXiv 2403.14250: 50.03 dB).
+
+Epsilon is never smaller than one storable step: a budget below what the file can hold would
+round away to nothing, so a preset that resolves below it is raised to one step (recorded), and an
+explicit ``--epsilon`` below it is refused for that image (a promise of "at most 0.5 HU" cannot
+be kept on a 2-HU grid). An image with no measurable noise (synthetic, constant) is given one
+display grey level of its window (width / 255) as its sigma, and the record says so.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from medue.errors import InputError
 from medue.intensity import Window
 from medue.io import StoredEncoding
 
-# Fraction of the intensity window width; chosen from the DSC-PSNR curve in docs/BENCHMARKS.md.
-PRESETS: dict[str, float] = {
-    "imperceptible": 1.5 / 255,
-    "balanced": 3.0 / 255,
-    "strong": 6.0 / 255,
-    "robust": 3.0 / 255,  # balanced's budget, spent by a generator trained against countermeasures
+
+@dataclass(frozen=True)
+class Preset:
+    """Epsilon = ``sigma_multiple`` x the image's noise SD, within the whole-image PSNR floor."""
+
+    sigma_multiple: float
+    min_psnr_db: float
+    meaning: str
+
+
+PRESETS: dict[str, Preset] = {
+    "imperceptible": Preset(0.3, 50.0, "at most 0.3 x the image's own noise"),
+    "balanced": Preset(1.5, 50.0, "the papers' point: PSNR >= 50 dB, at most 1.5 x noise"),
+    "strong": Preset(3.0, 45.0, "at most 3 x the image's noise, PSNR >= 45 dB"),
+    "robust": Preset(1.5, 45.0, "1.5 x noise, PSNR >= 45 dB, a pattern that survives filters"),
 }
 DEFAULT_PRESET = "balanced"
 ROBUST_PRESET = "robust"
@@ -43,11 +59,17 @@ class BudgetRequest:
 
 @dataclass(frozen=True)
 class Budget:
-    """The budget for one image: native units and the same in the [0, 1] window space."""
+    """The budget for one image: native units and the same in the [0, 1] window space.
+
+    ``noise_sigma`` is the image's noise SD (native units) the preset was resolved against, and
+    ``rule`` says in words how epsilon was chosen.
+    """
 
     epsilon_native: float
     step_native: float
     window: Window
+    noise_sigma: float = 0.0
+    rule: str = ""
 
     @property
     def epsilon(self) -> float:
@@ -63,19 +85,47 @@ class Budget:
         return {**asdict(self), "window": self.window.as_dict(), "epsilon_normalised": self.epsilon}
 
 
-def resolve_budget(request: BudgetRequest, window: Window, encoding: StoredEncoding) -> Budget:
+@dataclass(frozen=True)
+class ImageFacts:
+    """What a preset needs to know of one image: its noise, range and the touched fraction."""
+
+    noise_sigma: float  # native units; 0 = not measurable
+    data_range: float  # max - min, native units (the whole-image PSNR's peak)
+    region_fraction: float  # voxels the method may change / all voxels, in (0, 1]
+
+
+def resolve_budget(
+    request: BudgetRequest, window: Window, encoding: StoredEncoding, facts: ImageFacts
+) -> Budget:
     """Turn a request into native numbers for one image, snapped to whole storable steps."""
-    if request.epsilon is not None:
-        epsilon = float(request.epsilon)
-    else:
-        epsilon = PRESETS[request.preset] * window.width
     step = encoding.native_step
-    if step and request.epsilon is not None and epsilon < step:
-        raise InputError(
-            None,
-            f"--epsilon {epsilon:g} is below the smallest change this file can hold "
-            f"({step:g} native units: stored {encoding.describe()}); use at least {step:g}",
-        )
+    if request.epsilon is not None:
+        epsilon, sigma, rule = float(request.epsilon), facts.noise_sigma, "--epsilon as given"
+        if step and epsilon < step:
+            raise InputError(
+                None,
+                f"--epsilon {epsilon:g} is below the smallest change this file can hold "
+                f"({step:g} native units: stored {encoding.describe()}); use at least {step:g}",
+            )
+    else:
+        epsilon, sigma, rule = _from_preset(PRESETS[request.preset], window, facts)
     if step:
-        epsilon = max(step, step * (epsilon // step))
-    return Budget(epsilon_native=epsilon, step_native=step, window=window)
+        snapped = max(step, step * (epsilon // step))
+        if snapped > epsilon:
+            rule += f"; raised to one storable step ({step:g})"
+        epsilon = snapped
+    return Budget(epsilon, step, window, noise_sigma=sigma, rule=rule)
+
+
+def _from_preset(preset: Preset, window: Window, facts: ImageFacts) -> tuple[float, float, str]:
+    sigma = facts.noise_sigma
+    rule = f"{preset.sigma_multiple:g} x noise SD {sigma:.3g}"
+    if sigma <= 0:
+        sigma = window.width / 255.0
+        rule = f"{preset.sigma_multiple:g} x one grey level ({sigma:.3g}; no noise measured)"
+    epsilon = preset.sigma_multiple * sigma
+    cap = facts.data_range * 10 ** (-preset.min_psnr_db / 20) / math.sqrt(facts.region_fraction)
+    if facts.data_range > 0 and cap < epsilon:
+        epsilon = cap
+        rule += f", capped at {cap:.3g} by whole-image PSNR >= {preset.min_psnr_db:g} dB"
+    return epsilon, sigma, rule

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from medue.budget import Budget, BudgetRequest, resolve_budget
+from medue.budget import Budget, BudgetRequest, ImageFacts, resolve_budget
 from medue.datasets import LoadedCase
 from medue.errors import InputError
 from medue.intensity import Window, default_window
+from medue.io import Volume
 from medue.masks import contour_band, interior, roi_from_box, roi_from_label, texture_map
+from medue.visibility import CT_TISSUE, noise_sigma
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,17 @@ def prepare_case(
         band=as_3d(band),
         interior=as_3d(inner),
         texture=texture_map(normalised, as_3d(inner)),
-        budget=resolve_budget(request, window, image.encoding),
+        budget=resolve_budget(request, window, image.encoding, _facts(image, band | inner)),
+    )
+
+
+def _facts(image: Volume, region: np.ndarray) -> ImageFacts:
+    """The image's noise on the region's slices, its range and the region's share of voxels."""
+    tissue = CT_TISSUE if image.modality == "CT" else None
+    return ImageFacts(
+        noise_sigma=noise_sigma(image.array, region, tissue),
+        data_range=float(np.ptp(image.array)),
+        region_fraction=max(float(region.mean()), 1.0 / region.size),
     )
 
 

@@ -216,7 +216,8 @@ def _case_row(case: dict) -> str:
     numbers = (
         _visibility_lines(m)
         + f"PSNR {m['psnr_db']:.1f} dB (range {m['data_range']:g})<br>SSIM {m['ssim']:.4f}<br>"
-        f"max change {m['max_abs_change']:g} (eps {case['epsilon_native']:g})<br>"
+        f"max change {m['max_abs_change']:g} (eps {case['epsilon_native']:g}"
+        f"{': ' + html.escape(case['budget_rule']) if case.get('budget_rule') else ''})<br>"
         f"RMS change {m['rms_change']:.3f}<br>changed voxels {100 * m['changed_fraction']:.2f}%<br>"
         f"window {window['name']} [{window['low']:g}, {window['high']:g}]"
     )

@@ -91,8 +91,8 @@ def test_originals_untouched_and_manifest_complete(small_dataset, protected):
     before, outcome = protected
     assert tree_hashes(small_dataset) == before
     manifest = json.loads(outcome.manifest.read_text())
-    assert manifest["settings"]["method"] == "umed"
-    assert manifest["method"]["config"]["seed"] == 0
+    assert manifest["settings"]["method"] == "pattern-blocks"  # the default
+    assert manifest["method"]["key"] == 0
     assert len(manifest["cases"]) == 4 and not manifest["failed"]
     for entry in manifest["cases"]:
         assert entry["input_sha256"] != entry["output_sha256"]

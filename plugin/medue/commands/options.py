@@ -8,13 +8,15 @@ from medue.budget import DEFAULT_PRESET, PRESETS, BudgetRequest
 from medue.errors import InputError
 from medue.intensity import CT_WINDOWS
 from medue.job import ProtectSettings
-from medue.methods import METHODS
+from medue.methods import DEFAULT_METHOD, METHODS
 from medue.prepare import RoiSpec
 
 
 def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("protection")
-    group.add_argument("--method", choices=METHODS, default="umed", help="default: umed")
+    group.add_argument(
+        "--method", choices=METHODS, default=DEFAULT_METHOD, help=f"default: {DEFAULT_METHOD}"
+    )
     budget = group.add_mutually_exclusive_group()
     budget.add_argument("--preset", choices=list(PRESETS), help=f"default: {DEFAULT_PRESET}")
     budget.add_argument(

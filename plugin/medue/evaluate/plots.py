@@ -90,3 +90,33 @@ def _save(figure, path: Path) -> Path:
         figure.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
     plt.close(figure)
     return path
+
+
+def frontier(
+    points: dict[str, list[tuple[float, float]]],
+    path: Path,
+    xlabel: str,
+    floor: float | None = None,
+    target: float | None = None,
+) -> Path:
+    """Protected/clean DSC against visibility, one line per method (points sorted by x).
+
+    ``floor``: what an untrained victim scores (its first-epoch DSC over the clean best);
+    ``target``: the protection target; both drawn as horizontal lines when given.
+    """
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for method, xy in sorted(points.items()):
+        xs, ys = zip(*sorted(xy), strict=True)
+        axis.plot(xs, [100 * y for y in ys], "o-", label=method)
+    for level, name, style in ((floor, "untrained victim", ":"), (target, "target", "--")):
+        if level is not None:
+            axis.axhline(100 * level, color="grey", linestyle=style, label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("protected / clean victim DSC (%)")
+    axis.set_ylim(0, 110)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    plt.close(figure)
+    return path

@@ -22,6 +22,7 @@ class Row:
     clean_final: tuple[float, float]
     protected_best: tuple[float, float]
     protected_final: tuple[float, float]
+    protected_best_max: float = float("nan")  # the worst seed for the data owner
 
     @property
     def ratio(self) -> float:
@@ -50,6 +51,7 @@ def summarise(records: list[dict]) -> list[Row]:
                 clean_final=_mean_sd(clean, "final_dsc"),
                 protected_best=_mean_sd(protected, "best_dsc"),
                 protected_final=_mean_sd(protected, "final_dsc"),
+                protected_best_max=max((r["best_dsc"] for r in protected), default=float("nan")),
             )
         )
     return rows

@@ -32,6 +32,7 @@ class CaseResult:
     output: str
     stored: str  # what the file holds, e.g. "int16 (12 bits stored), native = 1 * stored -1024"
     epsilon_native: float
+    budget_rule: str  # how epsilon was chosen, e.g. "1.5 x noise SD 8.8"
     window: dict
     metrics: dict
     seconds: float
@@ -60,7 +61,7 @@ def protect_case(
         """The staged file as a downloader will read it: same grid, change within budget."""
         if reloaded.shape != image.shape or not reloaded.geometry.matches(image.geometry):
             raise InputError(output, "the written copy does not reload on the source's grid")
-        measured = measure_change(image.array, reloaded.array, region)
+        measured = measure_change(image.array, reloaded.array, region, budget.noise_sigma)
         if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
             raise InputError(
                 output,
@@ -77,6 +78,7 @@ def protect_case(
         output=str(written),
         stored=image.encoding.describe(),
         epsilon_native=budget.epsilon_native,
+        budget_rule=budget.rule,
         window=budget.window.as_dict(),
         metrics=measured,
         seconds=round(time.monotonic() - started, 2),
@@ -96,15 +98,18 @@ def perturbed_array(image: Volume, prepared: PreparedCase, perturber: Perturber)
 
 
 def measure_change(
-    original: np.ndarray, protected: np.ndarray, region: np.ndarray | None = None
+    original: np.ndarray,
+    protected: np.ndarray,
+    region: np.ndarray | None = None,
+    sigma: float | None = None,
 ) -> dict:
     """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics; with the
-    ``region`` the method may change, also the noise sigma, the change in units of it and the
-    PSNR over the region's box (``medue.visibility``)."""
+    ``region`` the method may change, also the noise sigma (``sigma``, or estimated), the change
+    in units of it and the PSNR over the region's box (``medue.visibility``)."""
     original = np.asarray(original, dtype=np.float64)
     protected = np.asarray(protected, dtype=np.float64)
     data_range = float(original.max() - original.min()) or 1.0
-    seen = {} if region is None else visibility(original, protected, region, data_range)
+    seen = {} if region is None else visibility(original, protected, region, data_range, sigma)
     return seen | {
         "psnr_db": metrics.psnr(original, protected, data_range=data_range),
         "ssim": _ssim(original, protected, data_range),

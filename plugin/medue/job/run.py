@@ -37,7 +37,7 @@ from medue.job.outputs import (
     output_for,
 )
 from medue.job.record import ReleaseRecord
-from medue.methods import FitOptions, fit_method
+from medue.methods import DEFAULT_METHOD, JSON_METHODS, FitOptions, fit_method
 from medue.methods.base import (
     CancelToken,
     NeverCancelled,
@@ -46,7 +46,6 @@ from medue.methods.base import (
     check_cancel,
     no_progress,
 )
-from medue.methods.baselines import BASELINES
 from medue.prepare import PreparedCase, RoiSpec, prepare_case
 from medue.reference import benchmark_reference
 from medue.report import case_figure, write_html
@@ -58,7 +57,7 @@ ANISOTROPY_FOR_2D = 2.5
 class ProtectSettings:
     """Everything a user chooses for a protect job (recorded whole in the manifest)."""
 
-    method: str = "umed"
+    method: str = DEFAULT_METHOD
     roi: RoiSpec = field(default_factory=RoiSpec)
     budget: BudgetRequest = field(default_factory=BudgetRequest)
     ct_window: str = "soft_tissue"
@@ -235,7 +234,7 @@ def _apply_all(input_path, output, dataset, perturber, release, progress, cancel
 
 
 def _save_generator(perturber: Perturber, output: Path) -> Path:
-    suffix = ".json" if perturber.method in BASELINES else ".pt"
+    suffix = ".json" if perturber.method in JSON_METHODS else ".pt"
     return perturber.save(output / REPORT_FOLDER / f"generator{suffix}")
 
 

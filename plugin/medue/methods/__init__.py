@@ -1,12 +1,14 @@
 """Protection methods behind one interface (see ``base``): fit on prepared cases, perturb a case.
 
-``fit_method`` picks the method by name; ``load_perturber`` reads any saved one: baselines are
-small JSON files, UMed generators and EMN surrogates ``.pt`` files told apart by their ``format``.
+``fit_method`` picks the method by name; ``load_perturber`` reads any saved one: baselines and
+fixed class patterns are small JSON files, UMed generators and EMN surrogates ``.pt`` files told
+apart by their ``format``.
 The file's content decides, not its suffix, so a file saved under any name loads.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +21,19 @@ from medue.methods import emn, umed
 from medue.methods.base import CancelToken, Perturber, ProgressCallback, no_progress
 from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
 from medue.methods.emn import EMN_METHODS, EMNConfig, fit_emn, load_emn
+from medue.methods.patterns import PATTERN_METHODS, load_pattern, pattern_perturber
 from medue.methods.umed import UMedConfig, fit_umed, load_umed
 from medue.networks.generator import size_multiple
 from medue.prepare import PreparedCase
 from medue.robust import ROBUST_TRAINING
 
-METHODS = ("umed", *EMN_METHODS, *BASELINES)
+METHODS = ("umed", *PATTERN_METHODS, *EMN_METHODS, *BASELINES)
+DEFAULT_METHOD = "pattern-blocks"
+"""Chosen by the frontier on the benchmarks (docs/BENCHMARKS.md §8): at the same visibility it
+protects as much as the one-voxel marker undefended and keeps more through smoothing, where UMed's
+generators keep the victim at 98-100 % of its clean DSC."""
+JSON_METHODS = (*PATTERN_METHODS, *BASELINES)
+"""Methods saved as a small JSON file (nothing fitted) rather than a ``.pt`` file."""
 LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn}
 """Saved ``.pt`` formats and their loaders."""
 UNREADABLE = (OSError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)
@@ -43,7 +52,7 @@ class FitOptions:
     iterations: int | None = None
     seed: int = 0
     class_values: tuple[int, ...] = ()
-    robust: bool = False  # train against the attacker's countermeasures (UMed only)
+    robust: bool = False  # UMed: train against the attacker's countermeasures; patterns: no-op
 
 
 def fit_method(
@@ -53,10 +62,12 @@ def fit_method(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Perturber:
-    if options.robust and method != "umed":
-        raise InputError(None, f"the robust preset trains UMed only, not {method!r}")
+    if options.robust and method not in ("umed", *PATTERN_METHODS):
+        raise InputError(None, f"the robust preset is for UMed and the patterns, not {method!r}")
     if method in BASELINES:
         return BaselinePerturber(method=method, seed=options.seed)
+    if method in PATTERN_METHODS:
+        return pattern_perturber(method, options.seed, options.class_values)
     if method in EMN_METHODS:
         return fit_emn(cases, _emn_config(method, options), progress, cancel)
     if method == "umed":
@@ -91,16 +102,21 @@ def _emn_config(method: str, options: FitOptions) -> EMNConfig:
 
 
 def load_perturber(path: str | Path) -> Perturber:
-    """Load a saved baseline (JSON), UMed generator or EMN surrogate (``.pt``)."""
+    """Load a saved baseline or pattern (JSON), UMed generator or EMN surrogate (``.pt``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "generator file does not exist")
     try:
         with path.open("rb") as handle:
             is_json = handle.read(1) == b"{"
-        return load_baseline(path) if is_json else _load_torch(path)
+        return _load_json(path) if is_json else _load_torch(path)
     except UNREADABLE as error:
         raise InputError(path, f"not a MedUE generator file ({type(error).__name__})") from None
+
+
+def _load_json(path: Path) -> Perturber:
+    data = json.loads(path.read_text())
+    return load_pattern(data) if data.get("method") in PATTERN_METHODS else load_baseline(path)
 
 
 def _load_torch(path: Path) -> Perturber:
