@@ -62,7 +62,8 @@ def test_bad_parameters_give_one_line(two_cases: Path, tmp_path):
 
 def test_ctrl_c_leaves_no_partial_output(two_cases: Path, tmp_path):
     output = tmp_path / "out"
-    command = [MEDUE, "protect", str(two_cases), str(output), "--iterations", "100000"]
+    command = [MEDUE, "protect", str(two_cases), str(output), "--method", "umed"]
+    command += ["--iterations", "100000"]  # a long UMed fit: the default pattern needs none
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     time.sleep(20)  # past start-up (imports ~8 s) and reading: inside the training loop
     assert process.poll() is None, "finished before it could be interrupted"
