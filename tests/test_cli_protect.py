@@ -60,11 +60,20 @@ def test_bad_parameters_give_one_line(two_cases: Path, tmp_path):
     assert "generator file does not exist" in result.stderr
 
 
+def _default_sigint() -> None:
+    """A shell's background job (``cmd &``, e.g. a CI runner) ignores SIGINT, and a Python child
+    started that way never installs its KeyboardInterrupt handler: restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_no_partial_output(two_cases: Path, tmp_path):
     output = tmp_path / "out"
     command = [MEDUE, "protect", str(two_cases), str(output), "--method", "umed"]
     command += ["--iterations", "100000"]  # a long UMed fit: the default pattern needs none
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint,
+    )  # fmt: skip
     time.sleep(20)  # past start-up (imports ~8 s) and reading: inside the training loop
     assert process.poll() is None, "finished before it could be interrupted"
     process.send_signal(signal.SIGINT)
