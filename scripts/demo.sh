@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 1: set up (idempotent), build the bundled sample data, protect it with UMed.
+# README command 1: set up (idempotent), build the bundled sample data, protect it (default method).
 # Output: out/sample_protected/ (protected copies + labels) and out/sample_protected/medue/
 # (report.html, manifest.json, figures, generator.pt). Extra args go to `medue protect`.
 set -euo pipefail
