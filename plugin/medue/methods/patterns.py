@@ -101,10 +101,11 @@ class PatternPerturber:
     def _component(self, c: Component, classes: np.ndarray, case: PreparedCase) -> np.ndarray:
         shape = case.image.shape[1:]
         out = np.zeros(case.image.shape, dtype=np.float64)
+        rings = _rings(case, c.period) if c.kind == "rings" else None  # once, not per class
         for k in np.unique(classes):
             where = classes == k
-            if c.kind == "rings":
-                out[where] = _class_sign(int(k)) * _rings(case, c.period)[where]
+            if rings is not None:
+                out[where] = _class_sign(int(k)) * rings[where]
             else:
                 plane = self._plane(c, int(k), shape)
                 out[where] = np.broadcast_to(plane, case.image.shape)[where]
