@@ -31,7 +31,7 @@ from medue.budget import PRESETS, Preset
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.plots import frontier
 from medue.evaluate.runs import ResultStore
-from medue.job.check import score_row
+from medue.job.check import reference_entry
 from medue.reference import REFERENCE_FILE
 
 HERE = Path(__file__).resolve().parent
@@ -100,13 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 def write_reference(name: str, dataset: str, result: dict) -> None:
     """Merge one release's UNet scores under every countermeasure into the packaged reference."""
     data = json.loads(REFERENCE_FILE.read_text()) if REFERENCE_FILE.exists() else {}
-    rows = [row for row in result["rows"] if row["victim"] == "unet"]
-    entry = {
-        "victim": "unet (2D)",
-        "seeds": min(row["seeds"] for row in rows),
-        "psnr_db_mean": result["imperceptibility"]["psnr_db_mean"],
-        "rows": [score_row(row) for row in rows],
-    }
+    entry = reference_entry(result)
     data["source"] = "docs/BENCHMARKS.md §8"
     data.setdefault("releases", {}).setdefault(name, {})[dataset] = entry
     REFERENCE_FILE.write_text(json.dumps(data, indent=1) + "\n")

@@ -34,7 +34,7 @@ from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.plots import countermeasure_ratios, metric_vs_psnr
 from medue.evaluate.runs import ResultStore
 from medue.job import ProtectSettings, protect_dataset
-from medue.job.check import score_row
+from medue.job.check import reference_entry
 from medue.reference import REFERENCE_FILE
 
 HERE = Path(__file__).resolve().parent
@@ -245,13 +245,7 @@ def write_reference(out: Path, datasets: list[str]) -> None:
             if not path.exists():
                 continue
             result = json.loads(path.read_text())
-            rows = [row for row in result["rows"] if row["victim"] == "unet"]
-            releases.setdefault(release_name, {})[dataset] = {
-                "victim": "unet (2D)",
-                "seeds": min(row["seeds"] for row in rows),
-                "psnr_db_mean": result["imperceptibility"]["psnr_db_mean"],
-                "rows": [score_row(row) for row in rows],
-            }  # fmt: skip
+            releases.setdefault(release_name, {})[dataset] = reference_entry(result)
     reference = {"source": "docs/BENCHMARKS.md §2, §3b", "releases": releases}
     REFERENCE_FILE.write_text(json.dumps(reference, indent=1) + "\n")
     log(f"wrote {REFERENCE_FILE} ({', '.join(releases) or 'no attacked release found'})")

@@ -1,4 +1,7 @@
-"""Train a protection generator on a dataset and save it, for ``medue protect --generator``."""
+"""Fit a protection method on a dataset and save it, for ``medue protect --generator``.
+
+UMed and EMN save a trained generator (``.pt``); the fixed patterns and baselines save their
+parameters and key (JSON), so every release made with it carries the same pattern."""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ from medue.commands.info import cases_for
 from medue.commands.options import add_protection_arguments, settings_from_args
 from medue.commands.progress import PhaseBars
 from medue.job.run import fit_prepared, prepare_dataset
+from medue.methods import JSON_METHODS
 
-HELP = "train a generator on a dataset and save it"
+HELP = "fit a method on a dataset and save it (a generator, or a pattern's key)"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="dataset folder, image file or DICOM series")
-    parser.add_argument("generator", type=Path, help="where to save the generator (.pt)")
+    parser.add_argument("generator", type=Path, help="output: .pt (UMed/EMN), .json (patterns)")
     add_protection_arguments(parser)
 
 
@@ -30,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bars.close()
     path = perturber.save(args.generator)
-    print(f"saved {perturber.method} generator ({dataset.mode}) to {path}")
+    kind = "pattern" if perturber.method in JSON_METHODS else "generator"
+    print(f"saved {perturber.method} {kind} ({dataset.mode}) to {path}")
     return report_failures(dataset.failures, len(cases))

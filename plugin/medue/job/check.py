@@ -103,3 +103,15 @@ def score_row(row: dict) -> dict:
         "protected_dsc": row["protected_best"][0],
         "ratio": row["ratio"],
     }
+
+
+def reference_entry(result: dict) -> dict:
+    """One release's UNet scores under every countermeasure (an evaluation's ``results.json``),
+    as ``medue/benchmark_reference.json`` stores them for reports to quote."""
+    rows = [row for row in result["rows"] if row["victim"] == "unet"]
+    return {
+        "victim": "unet (2D)",
+        "seeds": min(row["seeds"] for row in rows),
+        "psnr_db_mean": result["imperceptibility"]["psnr_db_mean"],
+        "rows": [score_row(row) for row in rows],
+    }
