@@ -39,12 +39,14 @@ _CHANNEL = re.compile(r"_\d{4}$")  # nnU-Net channel suffix: case_002_0001 is ch
 
 @dataclass(frozen=True)
 class Case:
-    """One image of a dataset and, where there is one, its label map."""
+    """One image of a dataset and, where there is one, its label map (segmentation) or its
+    class name (classification: ``category``, from a CSV row or a class sub-folder)."""
 
     image_id: str
     image: Path
     label: Path | None = None
     problem: str | None = None  # found while listing (e.g. two images with one name); refused
+    category: str | None = None
 
 
 def discover_cases(folder: str | Path) -> list[Case]:
