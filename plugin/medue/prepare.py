@@ -81,13 +81,48 @@ def prepare_case(
     )
 
 
-def _facts(image: Volume, region: np.ndarray) -> ImageFacts:
-    """The image's noise on the region's slices, its range and the region's share of voxels."""
+def prepare_classified(
+    loaded: LoadedCase,
+    request: BudgetRequest,
+    window: Window,
+    class_names: Sequence[str],
+    changed_fraction: float,
+) -> PreparedCase:
+    """One image of a classification dataset: the whole image is the region (the method picks its
+    voxels, e.g. SALM's top K), ``extra["category"]`` is the index of its class in
+    ``class_names``, and the budget's PSNR floor counts ``changed_fraction`` of the voxels.
+
+    Raises ``InputError`` for an image whose class is not in ``class_names``.
+    """
+    category = loaded.case.category
+    if category not in class_names:
+        known = ", ".join(class_names)
+        raise InputError(loaded.case.image, f"class {category!r} is not one of: {known}")
+    image = loaded.image
+    shape = as_3d(image.array).shape
+    everything = np.ones(shape, dtype=bool)
+    facts = _facts(image, everything.reshape(image.shape), changed_fraction)
+    return PreparedCase(
+        image_id=loaded.case.image_id,
+        image=as_3d(window.normalise(image.array)),
+        classes=np.full(shape, list(class_names).index(category) + 1, dtype=np.uint8),
+        band=np.zeros(shape, dtype=bool),
+        interior=everything,
+        texture=np.zeros(shape, dtype=np.float32),
+        budget=resolve_budget(request, window, image.encoding, facts),
+        extra={"category": list(class_names).index(category)},
+    )
+
+
+def _facts(image: Volume, region: np.ndarray, changed_fraction: float | None = None) -> ImageFacts:
+    """The image's noise on the region's slices, its range and the share of voxels changed (the
+    region's, unless the method changes fewer)."""
     tissue = CT_TISSUE if image.modality == "CT" else None
+    fraction = float(region.mean()) if changed_fraction is None else changed_fraction
     return ImageFacts(
         noise_sigma=noise_sigma(image.array, region, tissue),
         data_range=float(np.ptp(image.array)),
-        region_fraction=max(float(region.mean()), 1.0 / region.size),
+        region_fraction=max(fraction, 1.0 / region.size),
     )
 
 

@@ -9,8 +9,7 @@ import argparse
 from pathlib import Path
 
 from medue.commands import report_failures
-from medue.commands.info import cases_for
-from medue.commands.options import add_protection_arguments, settings_from_args
+from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
 from medue.commands.progress import PhaseBars
 from medue.job.run import fit_prepared, prepare_dataset
 from medue.methods import JSON_METHODS
@@ -26,7 +25,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    cases = cases_for(args.input)
+    cases = cases_from_args(args, settings)
     bars = PhaseBars(enabled=not args.no_progress)
     try:
         dataset = prepare_dataset(cases, settings, progress=bars)

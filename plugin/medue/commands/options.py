@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from medue.budget import DEFAULT_PRESET, PRESETS, BudgetRequest
+from medue.class_datasets import discover_classified
+from medue.commands.info import cases_for
+from medue.datasets import Case
 from medue.errors import InputError
 from medue.intensity import CT_WINDOWS
 from medue.job import ProtectSettings
 from medue.methods import DEFAULT_METHOD, METHODS
+from medue.methods.salm import DEFAULT_TOP_K
 from medue.prepare import RoiSpec
 
 
@@ -31,6 +36,17 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
         "--iterations", type=int, help="UMed training steps (default 300) or EMN rounds (10)"
     )
     group.add_argument("--seed", type=int, default=0)
+    classify = parser.add_argument_group("classification datasets (--method salm*)")
+    classify.add_argument(
+        "--classes", type=Path,
+        help="CSV with columns image,label (default: the folder's only CSV, else one sub-folder "
+        "per class)",
+    )  # fmt: skip
+    classify.add_argument(
+        "--top-k",
+        type=float,
+        help=f"share of each image's voxels SALM changes (default {DEFAULT_TOP_K})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -39,6 +55,8 @@ def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
         raise InputError(None, "--iterations must be at least 1")
     if args.band_radius < 0:
         raise InputError(None, "--band-radius must be 0 or more")
+    if args.top_k is not None and not 0 < args.top_k <= 1:
+        raise InputError(None, f"--top-k is a share of the voxels in (0, 1], got {args.top_k}")
     preset = None if args.epsilon is not None else (args.preset or DEFAULT_PRESET)
     return ProtectSettings(
         method=args.method,
@@ -52,7 +70,17 @@ def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
         mode=args.mode,
         iterations=args.iterations,
         seed=args.seed,
+        top_k=args.top_k,
     )
+
+
+def cases_from_args(args: argparse.Namespace, settings: ProtectSettings) -> list[Case]:
+    """The cases to protect: a classification dataset for SALM, else segmentation cases."""
+    if not settings.classification:
+        if args.classes is not None:
+            raise InputError(args.classes, "--classes is for classification methods (salm*)")
+        return cases_for(args.input)
+    return discover_classified(args.input, args.classes)
 
 
 def _integers(text: str | None, option: str) -> tuple[int, ...] | None:

@@ -12,8 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from medue.commands import report_failures
-from medue.commands.info import cases_for
-from medue.commands.options import add_protection_arguments, settings_from_args
+from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
 from medue.commands.progress import PhaseBars
 from medue.errors import InputError
 from medue.job import protect_dataset
@@ -43,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(None, "--check-epochs must be at least 1")
         settings = replace(settings, check=CheckSettings(epochs=args.check_epochs))
     perturber = load_perturber(args.generator) if args.generator else None
-    cases = cases_for(args.input)
+    if perturber is not None:
+        settings = replace(settings, method=perturber.method)  # the saved method is what runs
+    if settings.check is not None and settings.classification:
+        raise InputError(None, "--check trains segmentation victims; for SALM use medue evaluate")
+    cases = cases_from_args(args, settings)
     bars = PhaseBars(enabled=not args.no_progress)
     try:
         outcome = protect_dataset(args.input, cases, args.output, settings, perturber, bars)

@@ -2,21 +2,24 @@
 
 Outputs mirror the input layout under the output folder (same relative names, so an export can be
 opened as a MONAI Label studies folder); label maps are copied unchanged beside them, with every
-file they consist of (a detached header's data file too). A single image or a DICOM series folder
+file they consist of (a detached header's data file too); a classification release gets a
+``labels.csv`` naming each copy's class. A single image or a DICOM series folder
 given as the input is written *into* the output folder under its own name. The output folder may
 never be, or sit inside, the input folder, and no output may land on an original.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import shutil
 from pathlib import Path
 
 from medue.datasets import Case
 from medue.errors import InputError
 from medue.io import image_extension, looks_like_dicom_folder, volume_files
-from medue.io.atomic import commit_staged, staging_folder
+from medue.io.atomic import atomic_path, commit_staged, staging_folder
 
 REPORT_FOLDER = "medue"
 
@@ -89,3 +92,20 @@ def fingerprint(path: Path) -> str:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+CLASS_TABLE = "labels.csv"
+
+
+def write_class_table(output: Path, entries: list[tuple[Path, str]]) -> Path:
+    """``output/labels.csv`` (header ``image,label``; paths relative to it) listing each written
+    copy of a classification dataset and its class, so the release opens as a dataset again."""
+    target = output / CLASS_TABLE
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "label"])
+    for path, category in sorted(entries):
+        writer.writerow([path.relative_to(output).as_posix(), category])
+    with atomic_path(target) as tmp:
+        tmp.write_text(buffer.getvalue())
+    return target

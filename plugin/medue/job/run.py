@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from medue.io.atomic import atomic_path
 from medue.job.apply import CaseResult, protect_case
 from medue.job.check import CHECK_FOLDER, CheckSettings, check_release
 from medue.job.outputs import (
+    CLASS_TABLE,
     REPORT_FOLDER,
     check_output_folder,
     copy_label,
@@ -35,9 +36,16 @@ from medue.job.outputs import (
     input_root,
     label_output,
     output_for,
+    write_class_table,
 )
 from medue.job.record import ReleaseRecord
-from medue.methods import DEFAULT_METHOD, JSON_METHODS, FitOptions, fit_method
+from medue.methods import (
+    CLASSIFICATION_METHODS,
+    DEFAULT_METHOD,
+    JSON_METHODS,
+    FitOptions,
+    fit_method,
+)
 from medue.methods.base import (
     CancelToken,
     NeverCancelled,
@@ -46,7 +54,8 @@ from medue.methods.base import (
     check_cancel,
     no_progress,
 )
-from medue.prepare import PreparedCase, RoiSpec, prepare_case
+from medue.methods.salm import changed_fraction
+from medue.prepare import PreparedCase, RoiSpec, prepare_case, prepare_classified
 from medue.reference import benchmark_reference
 from medue.report import case_figure, write_html
 
@@ -65,6 +74,12 @@ class ProtectSettings:
     iterations: int | None = None
     seed: int = 0
     check: CheckSettings | None = None  # a victim check of the written release (--check)
+    top_k: float | None = None  # SALM: the share of each image's voxels changed (None: default)
+
+    @property
+    def classification(self) -> bool:
+        """Whether the method protects a classification dataset (one class per image)."""
+        return self.method in CLASSIFICATION_METHODS
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +93,7 @@ class PreparedDataset:
     failures: list[Failure]
     class_values: tuple[int, ...]
     mode: str
+    class_names: tuple[str, ...] = ()  # classification: the classes, in index order
 
 
 @dataclass
@@ -96,29 +112,42 @@ def prepare_dataset(
     class_values: tuple[int, ...] | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    class_names: tuple[str, ...] | None = None,
 ) -> PreparedDataset:
-    """Load and prepare every case; the labels give the classes unless ``class_values`` does."""
+    """Load and prepare every case; the labels give the classes unless ``class_values`` does
+    (classification: the cases' categories, unless ``class_names`` does)."""
     cancel = cancel or NeverCancelled()
     loaded, failures = [], []
+    needs_label = settings.roi.box is None and not settings.classification
     for index, case in enumerate(cases):
         check_cancel(cancel)
         try:
-            loaded.append(load_case(case, require_label=settings.roi.box is None))
+            if settings.classification and case.problem is None and case.category is None:
+                raise InputError(case.image, "has no class (give a CSV or one folder per class)")
+            loaded.append(load_case(case, require_label=needs_label))
         except Exception as error:  # recorded for this case; re-raises a cancel
             failures.append(Failure.from_error(error, case.image))
         progress("prepare", index + 1, len(cases) * 2)
     values = class_values or _label_values(loaded, settings.roi)
+    names = class_names or tuple(sorted({i.case.category for i in loaded if i.case.category}))
     pairs = []
     for index, item in enumerate(loaded):
         check_cancel(cancel)
         try:
             window = default_window(item.image.array, item.image.modality, settings.ct_window)
-            prepared = prepare_case(item, settings.roi, settings.budget, window, values)
+            if settings.classification:
+                fraction = changed_fraction(settings.method, settings.top_k)
+                prepared = prepare_classified(item, settings.budget, window, names, fraction)
+            else:
+                prepared = prepare_case(item, settings.roi, settings.budget, window, values)
             pairs.append((item, prepared))
         except Exception as error:
             failures.append(Failure.from_error(error, item.case.image, "preparing"))
         progress("prepare", len(cases) + index + 1, len(cases) * 2)
-    return PreparedDataset(pairs, failures, tuple(values), _choose_mode(settings.mode, loaded))
+    mode = _choose_mode(settings.mode, loaded)
+    return PreparedDataset(
+        pairs, failures, tuple(values), mode, names if settings.classification else ()
+    )
 
 
 def fit_prepared(
@@ -136,6 +165,8 @@ def fit_prepared(
         seed=settings.seed,
         class_values=dataset.class_values,
         robust=settings.budget.preset == ROBUST_PRESET,
+        class_names=dataset.class_names,
+        top_k=settings.top_k,
     )
     prepared = [p for _, p in dataset.pairs]
     return fit_method(settings.method, prepared, options, progress, cancel)
@@ -152,12 +183,15 @@ def protect_dataset(
 ) -> ProtectOutcome:
     """Protect ``cases`` into ``output``; fit first unless a fitted ``perturber`` is given."""
     cancel = cancel or NeverCancelled()
+    if perturber is not None and perturber.method != settings.method:
+        settings = replace(settings, method=perturber.method)  # the saved method is what runs
     input_path, output = input_path.absolute(), output.absolute()
     check_output_folder(input_path, output)
     release = ReleaseRecord.open(input_path, output)
     started = time.time()
     class_values = perturber.class_values if perturber is not None else None
-    dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel)
+    names = getattr(perturber, "class_names", None) or None
+    dataset = prepare_dataset(cases, settings, class_values or None, progress, cancel, names)
     results, failures, generator_path = [], list(dataset.failures), None
     if not dataset.pairs:  # nothing to fit on or protect: the record still says what failed
         perturber = None
@@ -169,6 +203,8 @@ def protect_dataset(
             input_path, output, dataset, perturber, release, progress, cancel
         )
         failures += apply_failures
+        if settings.classification:
+            _write_class_table(output, results, release)
     record = _manifest(
         input_path, output, settings, perturber, generator_path, results, failures, release
     )
@@ -184,6 +220,12 @@ def protect_dataset(
         manifest, report = _write_record(output, settings, record)
     protected = [r for r, _, _ in results]
     return ProtectOutcome(output, manifest, report, protected, failures, record["checked_against"])
+
+
+def _write_class_table(output: Path, results: list, release: ReleaseRecord) -> None:
+    release.check_target(output / CLASS_TABLE, [Path(CLASS_TABLE)])
+    entries = [(Path(result.output), case.category) for result, case, _ in results]
+    release.add(write_class_table(output, entries))
 
 
 def _write_record(output: Path, settings: ProtectSettings, record: dict) -> tuple[Path, Path]:

@@ -17,24 +17,27 @@ import numpy as np
 import torch
 
 from medue.errors import InputError
-from medue.methods import emn, umed
+from medue.methods import emn, salm, umed
 from medue.methods.base import CancelToken, Perturber, ProgressCallback, no_progress
 from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
 from medue.methods.emn import EMN_METHODS, EMNConfig, fit_emn, load_emn
 from medue.methods.patterns import PATTERN_METHODS, load_pattern, pattern_perturber
+from medue.methods.salm import DEFAULT_TOP_K, SALM_METHODS, SALMConfig, fit_salm, load_salm
 from medue.methods.umed import UMedConfig, fit_umed, load_umed
 from medue.networks.generator import size_multiple
 from medue.prepare import PreparedCase
 from medue.robust import ROBUST_TRAINING
 
-METHODS = ("umed", *PATTERN_METHODS, *EMN_METHODS, *BASELINES)
+METHODS = ("umed", *PATTERN_METHODS, *EMN_METHODS, *BASELINES, *SALM_METHODS)
 DEFAULT_METHOD = "pattern-blocks"
 """Chosen by the frontier on the benchmarks (docs/BENCHMARKS.md §8): at the same visibility it
 protects as much as the one-voxel marker undefended and keeps more through smoothing, where UMed's
 generators keep the victim at 98-100 % of its clean DSC."""
+CLASSIFICATION_METHODS = SALM_METHODS
+"""Methods for classification datasets (one class per image); the others segment an ROI."""
 JSON_METHODS = (*PATTERN_METHODS, *BASELINES)
 """Methods saved as a small JSON file (nothing fitted) rather than a ``.pt`` file."""
-LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn}
+LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn, salm.FORMAT: load_salm}
 """Saved ``.pt`` formats and their loaders."""
 UNREADABLE = (OSError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)
 """What reading a file that is not a generator raises (torch and json parsers included)."""
@@ -44,8 +47,9 @@ UNREADABLE = (OSError, KeyError, TypeError, ValueError, RuntimeError, pickle.Unp
 class FitOptions:
     """Method settings a user may set; None means the method's default.
 
-    ``iterations`` is UMed's generator steps and EMN's outer rounds; ``mode`` matters to UMed
-    only (EMN always works on 2D slices).
+    ``iterations`` is UMed's generator steps and EMN's and SALM's outer rounds; ``mode`` matters
+    to UMed only (EMN always works on 2D slices, SALM on whole images). ``class_names`` and
+    ``top_k`` are for the classification methods.
     """
 
     mode: str = "2d"
@@ -53,6 +57,8 @@ class FitOptions:
     seed: int = 0
     class_values: tuple[int, ...] = ()
     robust: bool = False  # UMed: train against the attacker's countermeasures; patterns: no-op
+    class_names: tuple[str, ...] = ()
+    top_k: float | None = None
 
 
 def fit_method(
@@ -72,6 +78,8 @@ def fit_method(
         return fit_emn(cases, _emn_config(method, options), progress, cancel)
     if method == "umed":
         return fit_umed(cases, _umed_config(options, cases), progress, cancel)
+    if method in SALM_METHODS:
+        return fit_salm(cases, _salm_config(method, options), progress, cancel)
     raise InputError(None, f"unknown method {method!r} (choose one of: {', '.join(METHODS)})")
 
 
@@ -101,8 +109,16 @@ def _emn_config(method: str, options: FitOptions) -> EMNConfig:
     return config
 
 
+def _salm_config(method: str, options: FitOptions) -> SALMConfig:
+    config = SALMConfig(method=method, seed=options.seed, class_names=options.class_names)
+    config.top_k = options.top_k or DEFAULT_TOP_K
+    if options.iterations is not None:
+        config.iterations = options.iterations
+    return config
+
+
 def load_perturber(path: str | Path) -> Perturber:
-    """Load a saved baseline or pattern (JSON), UMed generator or EMN surrogate (``.pt``)."""
+    """Load a saved baseline or pattern (JSON), UMed generator, EMN or SALM surrogate (``.pt``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "generator file does not exist")
