@@ -20,6 +20,7 @@ import numpy as np
 from medue import __version__
 from medue.batch import Failure
 from medue.budget import ROBUST_PRESET, BudgetRequest
+from medue.class_datasets import class_names as ordered_classes
 from medue.datasets import Case, LoadedCase, load_case
 from medue.errors import InputError
 from medue.intensity import default_window
@@ -129,7 +130,7 @@ def prepare_dataset(
             failures.append(Failure.from_error(error, case.image))
         progress("prepare", index + 1, len(cases) * 2)
     values = class_values or _label_values(loaded, settings.roi)
-    names = class_names or tuple(sorted({i.case.category for i in loaded if i.case.category}))
+    names = class_names or ordered_classes([item.case for item in loaded])
     pairs = []
     for index, item in enumerate(loaded):
         check_cancel(cancel)
