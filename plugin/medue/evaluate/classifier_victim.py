@@ -1,0 +1,326 @@
+"""The classification victim: a MONAI ResNet-18 or DenseNet-121 trained from scratch, scored clean.
+
+The classification counterpart of ``medue.evaluate.victim`` (the segmentation judge), for SALM:
+a protection of a classification dataset works when a classifier trained on the protected copy
+fails on clean scans. As there, the victim is independent of the protector (its own architecture,
+initialisation and schedule), it is scored on *clean* test images after every epoch, and the
+summary gives the best epoch (an attacker early-stopping on a clean validation set) and the final
+one (an attacker without one), next to two floors: chance (1 / number of classes) and the
+majority-class rate of the test set (the best any constant answer scores there).
+
+Images go in as read from the files, in native units, each ``(H, W)`` (2D) or ``(D, H, W)`` (3D).
+Each is normalised on its own as ``medue.evaluate.slices.normalise`` does (uint8 / 255, anything
+else clipped to its 0.5/99.5 percentiles of the non-minimum voxels, to [0, 1]), then zero-padded
+or cropped, centred, to one shape per run: by default the largest extent of each axis over the
+train and test images, so nothing is cropped.
+
+Countermeasures (``medue.evaluate.countermeasures``, applied to the training images only):
+
+* data-side (gaussian, median, downup, jpeg, jpeg2000, rewindow and their variants) act on the
+  normalised, padded training images once, a 3D volume being a stack of axial slices (as in
+  ``medue.evaluate.victim3d``);
+* ``pgd`` is used as it is: its attack only needs a loss of ``model(images)`` and the labels, here
+  cross-entropy against class indices;
+* ``augment`` is the same MONAI pipeline (``Augment.transform``) on the image alone: it is built
+  for an image and a label map, so it is given an all-zero dummy map and its warped copy is
+  dropped. Its transforms are 2D, so it is refused for 3D images;
+* any other training-side countermeasure is refused: its batch hook may assume label maps.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from monai.networks.nets import DenseNet121, resnet18
+
+from medue.evaluate.countermeasures import (
+    Augment,
+    BatchHook,
+    Countermeasure,
+    Pgd,
+    get_countermeasure,
+)
+from medue.evaluate.countermeasures.training import augment_batch
+from medue.intensity import percentile_window
+
+ARCHITECTURES = ("resnet18", "densenet121")
+EVAL_BATCH = 32
+
+
+class Sample(NamedTuple):
+    """One image (native units, ``(H, W)`` or ``(D, H, W)``) and its class index 0..C-1."""
+
+    image: np.ndarray
+    label: int
+
+
+@dataclass
+class VictimRun:
+    """Clean-test accuracy and balanced accuracy per epoch, their summary and the floors."""
+
+    architecture: str
+    seed: int
+    num_classes: int
+    shape: tuple[int, ...]  # the one (H, W) or (D, H, W) every image was padded/cropped to
+    accuracy_per_epoch: list[float]
+    balanced_accuracy_per_epoch: list[float]  # mean recall over the classes present in test
+    loss_per_epoch: list[float]  # mean training cross-entropy: near 0 with a fail = a shortcut
+    best_accuracy: float  # max over epochs
+    best_balanced_accuracy: float  # max over epochs
+    best_epoch: int  # 1-based, the epoch of best_balanced_accuracy (first one on ties)
+    final_accuracy: float
+    final_balanced_accuracy: float
+    chance: float  # 1 / num_classes
+    majority: float  # the test share of its most frequent class
+    seconds: float  # training and scoring, after the data-side countermeasure
+    countermeasure: dict[str, Any] = field(default_factory=lambda: Countermeasure().as_dict())
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_classifier(arch: str, spatial_dims: int, num_classes: int) -> torch.nn.Module:
+    """A MONAI classifier from scratch (no pretrained weights), one input channel.
+
+    ``resnet18``: He et al. 2016 (``monai.networks.nets.resnet18``) with the ImageNet stem of
+    the original, a 7x7 convolution of stride 2 before the max-pool (MONAI defaults to stride 1,
+    the 3D MedicalNet choice, which costs 2-3.5x the time on a 64-96 px slice). ``densenet121``:
+    Huang et al. 2017 (``monai.networks.nets.DenseNet121``) with MONAI's defaults. Both end in
+    global average pooling, so any input of at least ~32 px a side works. Output: logits (B, C).
+    """
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
+    if arch == "resnet18":
+        return resnet18(
+            spatial_dims=spatial_dims,
+            n_input_channels=1,
+            num_classes=num_classes,
+            conv1_t_stride=2,
+        )
+    if arch == "densenet121":
+        return DenseNet121(spatial_dims=spatial_dims, in_channels=1, out_channels=num_classes)
+    raise ValueError(f"unknown classifier {arch!r} (known: {', '.join(ARCHITECTURES)})")
+
+
+def normalise_image(image: np.ndarray) -> np.ndarray:
+    """[0, 1] float32 as ``slices.normalise``: uint8 / 255, else 0.5/99.5 percentiles, clipped."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    return percentile_window(image).normalise(image)
+
+
+def fit_shape(image: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Zero-pad or crop each axis, centred, to ``shape`` (an odd surplus goes after the image)."""
+    if image.ndim != len(shape):
+        raise ValueError(f"image of shape {image.shape} cannot take shape {tuple(shape)}")
+    crop = tuple(
+        slice((n - s) // 2, (n - s) // 2 + s) if n > s else slice(None)
+        for n, s in zip(image.shape, shape, strict=True)
+    )
+    image = image[crop]
+    pad = [((s - n) // 2, s - n - (s - n) // 2) for n, s in zip(image.shape, shape, strict=True)]
+    return np.pad(image, pad)
+
+
+def prepare(samples: Sequence[Sample], shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised images (N, *shape) float32 and labels (N,) int64."""
+    images = np.stack([fit_shape(normalise_image(s.image), shape) for s in samples])
+    return images.astype(np.float32, copy=False), np.array([s.label for s in samples], np.int64)
+
+
+def train_victim(
+    train: Sequence[Sample],
+    test: Sequence[Sample],
+    arch: str,
+    seed: int,
+    epochs: int,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    countermeasure: str | Countermeasure | None = None,
+    spatial_dims: int = 2,
+    *,
+    num_classes: int | None = None,
+    shape: Sequence[int] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> VictimRun:
+    """Train ``arch`` from scratch on ``train`` (Adam, cross-entropy), score on ``test`` each epoch.
+
+    ``num_classes`` defaults to the largest label + 1; ``shape`` to the largest extent of each
+    axis over all images. ``countermeasure`` is a registered name or an instance (None: none).
+    Deterministic for ``seed`` on a given machine and thread count: the seed fixes the initial
+    weights, the batch order and the countermeasure's randomness. A trailing batch of one image
+    joins the one before it (BatchNorm cannot train on a single image at 1x1 resolution).
+    ``progress(epoch, epochs, accuracy)`` is called after each epoch (1-based).
+    """
+    num_classes = _check(train, test, arch, epochs, spatial_dims, num_classes)
+    cm = _countermeasure(countermeasure, spatial_dims)
+    if shape is None:
+        shape = tuple(max(s.image.shape[i] for s in (*train, *test)) for i in range(spatial_dims))
+    train_images, train_labels = prepare(train, shape)
+    test_images, test_labels = prepare(test, shape)
+    train_images = _preprocess(cm, train_images, spatial_dims)
+    hook = _classification_hook(cm)
+    _seed_everything(seed)
+    model = build_classifier(arch, spatial_dims, num_classes)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    inputs, targets = torch.from_numpy(train_images)[:, None], torch.from_numpy(train_labels)
+    order = torch.Generator().manual_seed(seed)
+    hook_generator = torch.Generator().manual_seed(seed + 2)
+    start = time.perf_counter()
+    accuracy, balanced, losses = [], [], []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total = 0.0
+        for batch in _batches(len(train), batch_size, order):
+            images, labels = inputs[batch], targets[batch]
+            if hook is not None:
+                images, labels = hook(model, loss_fn, images, labels, hook_generator)
+            optimiser.zero_grad()
+            loss = loss_fn(model(images), labels)
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(train))
+        acc, bal = scores(predict(model, test_images), test_labels)
+        accuracy.append(acc)
+        balanced.append(bal)
+        if progress is not None:
+            progress(epoch, epochs, acc)
+    best = int(np.argmax(balanced))
+    return VictimRun(
+        architecture=arch,
+        seed=seed,
+        num_classes=num_classes,
+        shape=tuple(int(n) for n in shape),
+        accuracy_per_epoch=accuracy,
+        balanced_accuracy_per_epoch=balanced,
+        loss_per_epoch=losses,
+        best_accuracy=max(accuracy),
+        best_balanced_accuracy=balanced[best],
+        best_epoch=best + 1,
+        final_accuracy=accuracy[-1],
+        final_balanced_accuracy=balanced[-1],
+        chance=1.0 / num_classes,
+        majority=float(np.bincount(test_labels).max() / len(test_labels)),
+        seconds=time.perf_counter() - start,
+        countermeasure=cm.as_dict(),
+    )
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """Class indices (N,) int64 for normalised images (N, *shape) in [0, 1]."""
+    model.eval()
+    inputs = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]
+    chunks = [
+        model(inputs[i : i + EVAL_BATCH]).argmax(1) for i in range(0, len(inputs), EVAL_BATCH)
+    ]
+    return torch.cat(chunks).numpy()
+
+
+def scores(predicted: np.ndarray, true: np.ndarray) -> tuple[float, float]:
+    """Accuracy and balanced accuracy (mean per-class recall over the classes present in
+    ``true``, as ``sklearn.metrics.balanced_accuracy_score``)."""
+    correct = predicted == true
+    recalls = [correct[true == c].mean() for c in np.unique(true)]
+    return float(correct.mean()), float(np.mean(recalls))
+
+
+def _countermeasure(
+    countermeasure: str | Countermeasure | None, spatial_dims: int
+) -> Countermeasure:
+    """The countermeasure, if it has a classification form (see the module docstring)."""
+    if countermeasure is None:
+        countermeasure = Countermeasure()
+    elif isinstance(countermeasure, str):
+        countermeasure = get_countermeasure(countermeasure)
+    if countermeasure.kind != "training":
+        return countermeasure
+    if isinstance(countermeasure, Augment) and spatial_dims == 3:
+        raise ValueError(f"countermeasure {countermeasure.name!r} is 2D-only (2D MONAI transforms)")
+    if not isinstance(countermeasure, (Augment, Pgd)):
+        raise ValueError(
+            f"countermeasure {countermeasure.name!r} has no classification form: "
+            "its batch hook may assume label maps"
+        )
+    return countermeasure
+
+
+def _preprocess(cm: Countermeasure, images: np.ndarray, spatial_dims: int) -> np.ndarray:
+    """A data-side countermeasure on (N, H, W) slices, or on each (D, H, W) volume's slices."""
+    if cm.kind != "data":
+        return images
+    if spatial_dims == 2:
+        return cm.preprocess(images).astype(np.float32, copy=False)
+    return np.stack([cm.preprocess(volume) for volume in images]).astype(np.float32, copy=False)
+
+
+def _classification_hook(cm: Countermeasure) -> BatchHook | None:
+    """PGD's hook as it is; Augment's pipeline on the image alone (dummy label map)."""
+    if not isinstance(cm, Augment):
+        return cm.batch_hook()
+    transform = cm.transform()  # one per run: its random state is the run's
+
+    def hook(
+        model: torch.nn.Module,
+        loss_fn: Callable,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        dummy = torch.zeros(images.shape, dtype=torch.int64)
+        augmented, _ = augment_batch(transform, images, dummy, generator)
+        return augmented, labels
+
+    return hook
+
+
+def _batches(count: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """A random order of ``count`` indices in batches; a trailing single index joins the last."""
+    order = torch.randperm(count, generator=generator)
+    batches = list(order.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
+def _check(
+    train: Sequence[Sample],
+    test: Sequence[Sample],
+    arch: str,
+    epochs: int,
+    spatial_dims: int,
+    num_classes: int | None,
+) -> int:
+    """Validate the inputs; the number of classes."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown classifier {arch!r} (known: {', '.join(ARCHITECTURES)})")
+    if epochs < 1:
+        raise ValueError("need epochs >= 1")
+    for name, data in (("train", train), ("test", test)):
+        if len(data) == 0:
+            raise ValueError(f"{name} set is empty")
+        for sample in data:
+            if np.ndim(sample.image) != spatial_dims:
+                raise ValueError(
+                    f"{name} image of shape {np.shape(sample.image)} is not {spatial_dims}D"
+                )
+    labels = [int(s.label) for s in (*train, *test)]
+    num_classes = max(labels) + 1 if num_classes is None else num_classes
+    if num_classes < 2 or min(labels) < 0 or max(labels) >= num_classes:
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, with >= 2 classes")
+    return num_classes
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
