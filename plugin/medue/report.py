@@ -36,8 +36,11 @@ def case_figure(
     epsilon: float,
     path: Path,
     inverted: bool = False,
+    show_mask: bool = False,
 ) -> Path:
-    """Write the three-panel PNG for one case (arrays in native units, 2D or (z, y, x)).
+    """Write the three-panel PNG for one case (arrays in native units, 2D or (z, y, x)); with
+    ``show_mask`` a fourth panel shows where the change is (white = changed voxel), for methods
+    that choose their voxels (SALM's top K).
 
     ``inverted`` shows high values dark, as a viewer shows a DICOM MONOCHROME1 image (PS3.3
     C.7.6.3.1.2); the stored values are never inverted, only the picture.
@@ -55,6 +58,8 @@ def case_figure(
         _to_grey(shown(window.normalise(protected[z][crop]))),
         _to_grey(np.clip(0.5 + change[z][crop] / (2.0 * max(epsilon, 1e-12)), 0.0, 1.0)),
     ]
+    if show_mask:
+        panels.append(_to_grey((change[z][crop] != 0).astype(np.float64)))
     montage = np.concatenate([_enlarge(p) for p in panels], axis=1)
     with atomic_path(path) as tmp:
         sitk.WriteImage(sitk.GetImageFromArray(montage), str(tmp))
@@ -107,9 +112,10 @@ def write_html(
 <h2>Settings</h2>
 {_settings_table(settings)}
 <h2>Cases</h2>
-<p>Each figure: original | protected | difference (black = -eps, white = +eps, grey = unchanged),
-on the axial slice with the most changed voxels, at the case's intensity window. Numbers are
-measured on the written files after reloading; PSNR and SSIM use the image's own dynamic range.</p>
+<p>Each figure: original | protected | difference (black = -eps, white = +eps, grey = unchanged)
+| for methods that pick their voxels, the mask (white = changed), on the axial slice with the
+most changed voxels, at the case's intensity window. Numbers are measured on the written files after
+reloading; PSNR and SSIM use the image's own dynamic range.</p>
 <table><tr><th>case</th><th>figure</th><th>numbers</th></tr>
 {rows}
 </table>

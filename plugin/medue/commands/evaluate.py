@@ -10,17 +10,25 @@ into OUT/<method-preset>/, plus OUT/comparison.md and OUT/countermeasures.png ac
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from medue.commands.progress import PhaseBars
 from medue.errors import InputError
+from medue.evaluate.classification import (
+    CLASSIFIER_VICTIMS,
+    ClassificationSettings,
+    evaluate_classification,
+)
 from medue.evaluate.comparison import evaluate_releases
 from medue.evaluate.countermeasures import COUNTERMEASURES
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.victim import ARCHITECTURES
+from medue.job.outputs import REPORT_FOLDER
+from medue.methods import CLASSIFICATION_METHODS
 
 HELP = "train victims on a protected copy and its original; test both on clean cases"
-VICTIM_CHOICES = (*ARCHITECTURES, "unet3d")
+VICTIM_CHOICES = (*ARCHITECTURES, "unet3d", *CLASSIFIER_VICTIMS)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +44,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.25, help="default: 0.25")
     parser.add_argument("--test-cases", help="image ids to test on, comma-separated")
     parser.add_argument(
-        "--victims", nargs="+", choices=VICTIM_CHOICES, default=["unet", "segresnet"]
-    )
+        "--victims", nargs="+", choices=VICTIM_CHOICES,
+        help="default: unet segresnet (segmentation), resnet18 densenet121 (classification)",
+    )  # fmt: skip
     parser.add_argument(
         "--countermeasures", nargs="+", choices=[*COUNTERMEASURES, "all"], default=["none"],
         help="attacker's countermeasures (default: none = undefended; all = the whole suite)",
@@ -50,8 +59,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise InputError(None, "--epochs must be at least 1")
+    if any(is_classification_release(path) for path in args.protected):
+        return _run_classification(args)
     settings = EvaluationSettings(
-        victims=tuple(args.victims),
+        victims=tuple(args.victims or ("unet", "segresnet")),
         countermeasures=_countermeasures(args.countermeasures),
         seeds=tuple(dict.fromkeys(args.seeds)),
         epochs=args.epochs,
@@ -70,6 +81,43 @@ def run(args: argparse.Namespace) -> int:
     page = "comparison" if several else "results"
     print((args.output / f"{page}.md").read_text())
     print(f"results: {args.output / f'{page}.json'}")
+    return 0
+
+
+def is_classification_release(path: Path) -> bool:
+    """Whether ``path`` is a release of a classification method (its manifest says so)."""
+    manifest = path / REPORT_FOLDER / "manifest.json"
+    if not manifest.is_file():
+        return False
+    try:
+        method = json.loads(manifest.read_text())["settings"]["method"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return method in CLASSIFICATION_METHODS
+
+
+def _run_classification(args: argparse.Namespace) -> int:
+    if len(args.protected) > 1:
+        raise InputError(None, "classification releases are evaluated one at a time")
+    victims = tuple(args.victims or CLASSIFIER_VICTIMS)
+    unknown = [v for v in victims if v not in CLASSIFIER_VICTIMS]
+    if unknown:
+        raise InputError(None, f"classification victims are {', '.join(CLASSIFIER_VICTIMS)}, "
+                         f"not {', '.join(unknown)}")  # fmt: skip
+    settings = ClassificationSettings(
+        victims=victims, countermeasures=_countermeasures(args.countermeasures),
+        seeds=tuple(dict.fromkeys(args.seeds)), epochs=args.epochs,
+        test_fraction=args.test_fraction,
+    )  # fmt: skip
+    bars = PhaseBars(enabled=not args.no_progress)
+    try:
+        evaluate_classification(
+            args.clean, args.protected[0], args.test, args.output, settings, bars
+        )
+    finally:
+        bars.close()
+    print((args.output / "results.md").read_text())
+    print(f"results: {args.output / 'results.json'}")
     return 0
 
 

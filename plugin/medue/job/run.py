@@ -270,6 +270,7 @@ def _apply_all(input_path, output, dataset, perturber, release, progress, cancel
         case_figure(
             loaded.image.array, written.array, prepared.budget.window,
             prepared.budget.epsilon_native, figure, inverted=monochrome1,
+            show_mask=perturber.method in CLASSIFICATION_METHODS,
         )  # fmt: skip
         results.append((result, loaded.case, figure))
         progress("apply", index + 1, len(dataset.pairs))

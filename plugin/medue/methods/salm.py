@@ -46,6 +46,7 @@ from medue.methods.base import (
     config_from_saved,
     no_progress,
 )
+from medue.methods.patterns import checkerboard
 from medue.networks.classifier import build_classifier
 from medue.networks.generator import PerturbationGenerator
 from medue.prepare import PreparedCase
@@ -81,6 +82,9 @@ class SALMConfig:
     step_fraction: float = 0.25
     stop_accuracy: float = 0.99
     unseen_steps: int = 10
+    per_class: bool = True
+    """One noise field per class, shared by its images (each on its own mask), as Huang et al.'s
+    class-wise noise; False: one field per image (their sample-wise noise)."""
     seed: int = 0
     class_names: tuple[str, ...] = ()
 
@@ -98,6 +102,7 @@ class SALMPerturber:
     ranker: nn.Module
     surrogate: nn.Module | None = None
     generator: nn.Module | None = None
+    class_noise: list[torch.Tensor] | None = None
     fitted: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     class_values: tuple[int, ...] = ()
@@ -121,7 +126,10 @@ class SALMPerturber:
             return _random_release(sample, mask, self.config.seed, case.image_id)
         if self.generator is not None:
             return _as_case(_generate(self.generator, sample, [0], mask), case)
-        latent = [torch.zeros_like(mask[0], dtype=torch.float32)]
+        if self.class_noise is not None:
+            latent = _Latent(self.class_noise, sample, per_class=True)
+            return _as_case(_release(sample, [0], latent, mask), case)
+        latent = _Latent([torch.zeros_like(sample.images[0])], sample, per_class=False)
         _descend(self.surrogate, sample, latent, mask, self.config, self.config.unseen_steps)
         return _as_case(_release(sample, [0], latent, mask), case)
 
@@ -140,6 +148,7 @@ class SALMPerturber:
             "ranker": self.ranker.state_dict(),
             "surrogate": self.surrogate.state_dict() if self.surrogate else None,
             "generator": self.generator.state_dict() if self.generator else None,
+            "class_noise": self.class_noise,
         }
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
@@ -186,7 +195,7 @@ def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndar
     if config.method == "salm-generator":
         generator = _generator(samples.spatial_dims, len(config.class_names))
         generator_optimiser = torch.optim.Adam(generator.parameters(), lr=config.lr)
-    latent = [torch.zeros_like(m, dtype=torch.float32) for m in masks]
+    latent = _Latent.start(samples, config)
     accuracy = []
     for round_index in range(config.iterations):
         check_cancel(cancel)
@@ -204,6 +213,8 @@ def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndar
         if accuracy[-1] >= config.stop_accuracy:
             break
     perturber.surrogate, perturber.generator = surrogate, generator
+    if config.per_class and generator is None:
+        perturber.class_noise = [f.detach() for f in latent.fields]
     perturber.history = {"surrogate_accuracy": accuracy, "rounds": len(accuracy)}
     noise = _noise_source(generator, samples, latent, masks)
     return [_as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
@@ -242,6 +253,42 @@ class _Samples:
         images = torch.stack([self.images[i] for i in indices])
         eps = self.eps[indices].view(-1, *([1] * (images.dim() - 1)))
         return images, self.targets[indices], eps
+
+
+class _Latent:
+    """The optimised noise in units of epsilon (the release is its sign): one field per image,
+    or one per class (as large as the largest image, cropped to each image's shape)."""
+
+    def __init__(self, fields, samples: _Samples, per_class: bool) -> None:
+        self.fields, self.samples, self.per_class = fields, samples, per_class
+
+    @classmethod
+    def start(cls, samples: _Samples, config: SALMConfig) -> _Latent:
+        """Zero per image; per class, half of a texture of its own (``class_texture``), so the
+        classes differ from the first step and the shortcut can be told apart locally."""
+        if not config.per_class:
+            return cls([torch.zeros_like(image) for image in samples.images], samples, False)
+        shape = tuple(np.max([tuple(image.shape) for image in samples.images], axis=0))
+        fields = [0.5 * class_texture(k, shape) for k in range(samples.num_classes)]
+        return cls(fields, samples, True)
+
+    def of(self, index: int) -> torch.Tensor:
+        if not self.per_class:
+            return self.fields[index]
+        image = self.samples.images[index]
+        field = self.fields[int(self.samples.targets[index])]
+        return field[tuple(slice(0, n) for n in image.shape)]
+
+
+def class_texture(k: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """+-1 checkerboard texture of class ``k`` over ``(1, *spatial)``, the same on every slice:
+    periods 2 and 4 voxels in three orientations (diagonal, rows, columns), then their negatives.
+    A texture any small filter detects anywhere in the image is the shortcut a classifier learns
+    first (Yu et al., "Availability Attacks Create Shortcuts", KDD 2022)."""
+    period = 2 if (k // 3) % 2 == 0 else 4
+    sign = 1.0 if (k // 6) % 2 == 0 else -1.0
+    plane = sign * checkerboard(tuple(shape[-2:]), period, k % 3)
+    return torch.from_numpy(np.broadcast_to(plane, shape).astype(np.float32).copy())
 
 
 def _spatial_dims(cases: list[PreparedCase]) -> int:
@@ -290,13 +337,13 @@ def _signs(latent: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return torch.where(image <= 0, 1.0, torch.where(image >= 1, -1.0, sign))
 
 
-def _release(samples: _Samples, batch: list[int], latent, masks) -> torch.Tensor:
+def _release(samples: _Samples, batch: list[int], latent: _Latent, masks) -> torch.Tensor:
     """``+-eps`` on the masks of ``batch`` (B, 1, *spatial); gradient straight to the latent."""
     images, _, eps = samples.stack(batch)
-    soft = torch.stack([latent[i] for i in batch])
+    soft = torch.stack([latent.of(i) for i in batch])
     mask = torch.stack([masks[i] for i in batch]).float()
     hard = eps * _signs(soft.detach(), images) * mask
-    soft = torch.maximum(torch.minimum(soft, eps), -eps) * mask
+    soft = eps * soft.clamp(-1.0, 1.0) * mask
     return soft + (hard - soft).detach()
 
 
@@ -324,22 +371,26 @@ def _generate(generator, samples: _Samples, batch, masks) -> torch.Tensor:
     return soft * mask + (hard - soft * mask).detach()
 
 
-def _descend(surrogate, samples: _Samples, latent, masks, config: SALMConfig, steps: int) -> None:
-    """``steps`` signed descent steps of every sample's latent on the frozen surrogate's loss."""
+def _descend(surrogate, samples: _Samples, latent: _Latent, masks, config, steps: int) -> None:
+    """``steps`` signed descent steps of the latent on the frozen surrogate's loss, batch by
+    batch (Huang et al.'s inner minimisation); the latent stays in [-1, 1]."""
     surrogate.eval()
+    fields = latent.fields
+    keys = list(fields) if isinstance(fields, dict) else range(len(fields))
     for index_batch in samples.epoch_batches(config, 0):
         for _ in range(steps):
-            for i in index_batch:
-                latent[i].requires_grad_(True)
-            images, targets, eps = samples.stack(index_batch)
+            for key in keys:
+                fields[key].requires_grad_(True)
+            images, targets, _ = samples.stack(index_batch)
             noise = _release(samples, index_batch, latent, masks)
             loss = nn.functional.cross_entropy(surrogate(images + noise), targets, reduction="sum")
-            grads = torch.autograd.grad(loss, [latent[i] for i in index_batch])
+            grads = torch.autograd.grad(loss, [fields[k] for k in keys], allow_unused=True)
             with torch.no_grad():
-                for k, i in enumerate(index_batch):
-                    step = config.step_fraction * float(eps[k])
-                    value = latent[i] - step * grads[k].sign()
-                    latent[i] = value.clamp(-float(eps[k]), float(eps[k])) * masks[i]
+                for key, grad in zip(keys, grads, strict=True):
+                    value = fields[key].detach()
+                    if grad is not None:
+                        value = (value - config.step_fraction * grad.sign()).clamp(-1.0, 1.0)
+                    fields[key] = value
     surrogate.train()
 
 
@@ -369,8 +420,9 @@ def _accuracy(model: nn.Module, samples: _Samples, noise) -> float:
 
 def _random_release(samples, masks, seed: int, image_id: str, index: int = 0) -> np.ndarray:
     rng = np.random.default_rng([seed, int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16)])
-    latent = torch.from_numpy(rng.choice([-1.0, 1.0], size=masks[index].shape).astype(np.float32))
-    released = _release(samples, [index], {index: latent}, {index: masks[index]})
+    signs = torch.from_numpy(rng.choice([-1.0, 1.0], size=masks[index].shape).astype(np.float32))
+    latent = _Latent({index: signs}, samples, per_class=False)
+    released = _release(samples, [index], latent, {index: masks[index]})
     return _as_case(released, samples.cases[index])
 
 
@@ -397,6 +449,8 @@ def load_salm(path: str | Path) -> SALMPerturber:
     if payload.get("surrogate") is not None:
         perturber.surrogate = _classifier(config, dims)
         perturber.surrogate.load_state_dict(payload["surrogate"])
+    if payload.get("class_noise") is not None:
+        perturber.class_noise = list(payload["class_noise"])
     if payload.get("generator") is not None:
         generator = _generator(dims, len(config.class_names))
         generator.load_state_dict(payload["generator"])

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""SALM on the classification benchmarks: releases made with the real protect job, victims trained
+on each release and on the originals, tested on the clean test split.
+
+Usage (a task folder from ``benchmarks/classify_data.py``, holding ``train/`` and ``test/``)::
+
+    PYTHONPATH=plugin python benchmarks/salm_benchmark.py /tmp/cls/brain-level \\
+        --releases salm:strong:0.1 salm-random:strong:0.1 salm-emn-image:strong \\
+        --victims resnet18 densenet121 --seeds 0 1 2 --epochs 20 --threads 1
+
+A release is ``method:preset[:K]`` (K the share of voxels SALM changes; the whole-image baseline
+ignores it). Each lands in ``OUT/releases/<release>/`` (reused when its manifest exists), its
+victims in ``OUT/evaluations/<release>/`` (resumable), and the table of all of them, with the
+visibility read from the release's manifest (files as written), in ``OUT/salm.{md,json}``; with
+several K for one method, ``OUT/k_sweep.png`` plots protected accuracy against K.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from medue.budget import BudgetRequest
+from medue.class_datasets import discover_classified
+from medue.evaluate.classification import ClassificationSettings, evaluate_classification
+from medue.job import ProtectSettings, protect_dataset
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", type=Path, help="folder with train/ and test/ (labels.csv each)")
+    parser.add_argument("--releases", nargs="+", default=["salm:strong:0.1"])
+    parser.add_argument("--victims", nargs="+", default=["resnet18"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--countermeasures", nargs="+", default=["none"])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--iterations", type=int, help="SALM rounds (default: the method's)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/salm/<task>")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = args.out or HERE / "results" / "salm" / args.task.name
+    settings = ClassificationSettings(
+        victims=tuple(args.victims), countermeasures=tuple(args.countermeasures),
+        seeds=tuple(args.seeds), epochs=args.epochs,
+    )  # fmt: skip
+    rows = []
+    for name in args.releases:
+        release = make_release(args.task / "train", out / "releases" / _slug(name), name, args)
+        started = time.time()
+        result = evaluate_classification(
+            args.task / "train", release, args.task / "test", out / "evaluations" / _slug(name),
+            settings, progress=_log_progress(name),
+        )  # fmt: skip
+        log(f"{name}: victims done in {time.time() - started:.0f} s")
+        rows.append(_row(name, release, result))
+    write_table(out, rows)
+    print((out / "salm.md").read_text())
+    return 0
+
+
+def make_release(train: Path, target: Path, name: str, args: argparse.Namespace) -> Path:
+    """The release ``method:preset[:K]`` of ``train`` (made once; reused when its manifest is
+    there)."""
+    if (target / "medue" / "manifest.json").exists():
+        return target
+    method, preset, *rest = name.split(":")
+    settings = ProtectSettings(
+        method=method, budget=BudgetRequest(preset=preset),
+        top_k=float(rest[0]) if rest else None, iterations=args.iterations,
+    )  # fmt: skip
+    started = time.time()
+    outcome = protect_dataset(train, discover_classified(train), target, settings)
+    if outcome.failures:
+        raise SystemExit(f"{name}: {len(outcome.failures)} images failed: {outcome.failures[0]}")
+    log(f"{name}: released {len(outcome.results)} images in {time.time() - started:.0f} s")
+    return target
+
+
+def _row(name: str, release: Path, result: dict) -> dict:
+    manifest = json.loads((release / "medue" / "manifest.json").read_text())
+    cases = manifest["cases"]
+    return {
+        "release": name,
+        "top_k": manifest["settings"].get("top_k"),
+        "psnr_db_mean": manifest["summary"]["psnr_db_mean"],
+        "psnr_db_min": manifest["summary"]["psnr_db_min"],
+        "epsilon_native": [
+            min(c["epsilon_native"] for c in cases),
+            max(c["epsilon_native"] for c in cases),
+        ],  # fmt: skip
+        "changed_fraction": max(c["metrics"]["changed_fraction"] for c in cases),
+        "history": manifest["method"].get("history", {}),
+        "classes": result["classes"],
+        "victims": result["rows"],
+    }
+
+
+def write_table(out: Path, rows: list[dict]) -> None:
+    path = out / "salm.json"
+    stored = {r["release"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+    stored.update({r["release"]: r for r in rows})
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(list(stored.values()), indent=1))
+    lines = [
+        "| release | PSNR mean / min (dB) | ε (native) | changed | victim | countermeasure | "
+        "clean acc (best) | protected acc (best) | worst seed | protected acc (final) | chance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in stored.values():
+        eps = "–".join(f"{e:g}" for e in dict.fromkeys(row["epsilon_native"]))
+        for v in row["victims"]:
+            clean, prot = v["clean"], v["protected"]
+            lines.append(
+                f"| {row['release']} | {row['psnr_db_mean']:.1f} / {row['psnr_db_min']:.1f} | "
+                f"{eps} | {row['changed_fraction']:.1%} | {v['victim']} | {v['countermeasure']} "
+                f"| {_pm(clean['best_accuracy'])} | {_pm(prot['best_accuracy'])} | "
+                f"{prot['worst_seed_best_accuracy']:.3f} | {_pm(prot['final_accuracy'])} | "
+                f"{v['chance']:.2f} |"
+            )
+    (out / "salm.md").write_text("\n".join(lines) + "\n")
+
+
+def _pm(pair: list[float]) -> str:
+    return f"{pair[0]:.3f} ± {pair[1]:.3f}"
+
+
+def _slug(name: str) -> str:
+    return name.replace(":", "-")
+
+
+def _log_progress(name: str):
+    def report(phase: str, done: int, total: int) -> None:
+        log(f"{name}: {phase} {done}/{total}")
+
+    return report
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

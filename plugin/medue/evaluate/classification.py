@@ -1,0 +1,220 @@
+"""``medue evaluate`` for classification releases (SALM): classifier victims trained on the
+protected copy and on the clean original, tested on clean held-out images.
+
+Data flows one way: dataset folders (``medue.class_datasets``) -> samples read from the files in
+native units, what an attacker downloads -> victim runs (``classifier_victim``; finished runs kept
+in ``runs.json`` keyed by the training and test files' fingerprints, so a rerun resumes) -> rows
+(accuracy and balanced accuracy at the best and the final epoch, mean and sd over seeds, against
+chance) -> ``results.json`` and ``results.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medue.class_datasets import class_names, discover_classified
+from medue.errors import InputError
+from medue.evaluate.classifier_victim import Sample, train_victim
+from medue.evaluate.runs import ResultStore, RunSpec, plan_runs
+from medue.io import read_volume
+from medue.io.atomic import atomic_path
+from medue.job.outputs import fingerprint
+from medue.methods.base import (
+    CancelToken,
+    NeverCancelled,
+    ProgressCallback,
+    check_cancel,
+    no_progress,
+)
+
+CLASSIFIER_VICTIMS = ("resnet18", "densenet121")
+
+
+@dataclass(frozen=True)
+class ClassificationSettings:
+    """Which victims, countermeasures, seeds and how long they train."""
+
+    victims: tuple[str, ...] = ("resnet18", "densenet121")
+    countermeasures: tuple[str, ...] = ("none",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 20
+    batch_size: int = 16
+    test_fraction: float = 0.25  # without a test folder: the clean images held out per class
+    split_seed: int = 0
+
+
+@dataclass
+class ClassSet:
+    """A classification dataset read from disk: samples, their ids and the class names."""
+
+    samples: list[Sample]
+    ids: list[str]
+    names: tuple[str, ...]
+    digest: str
+
+    @property
+    def spatial_dims(self) -> int:
+        return self.samples[0].image.ndim
+
+    def subset(self, ids: set[str], keep: bool = True) -> ClassSet:
+        """The images whose id is (``keep``) or is not in ``ids``."""
+        chosen = [i for i, image_id in enumerate(self.ids) if (image_id in ids) == keep]
+        digest = hashlib.sha256(f"{self.digest}|{sorted(ids)}|{keep}".encode()).hexdigest()[:16]
+        return ClassSet([self.samples[i] for i in chosen], [self.ids[i] for i in chosen],
+                        self.names, digest)  # fmt: skip
+
+
+def hold_out(data: ClassSet, fraction: float, seed: int) -> set[str]:
+    """Ids of ``fraction`` of each class's images (at least one, never all), chosen by ``seed``.
+
+    Raises ``InputError`` when a class has fewer than two images (nothing left to train on)."""
+    rng = np.random.default_rng(seed)
+    held: set[str] = set()
+    for index, name in enumerate(data.names):
+        members = sorted(i for i, s in zip(data.ids, data.samples, strict=True) if s.label == index)
+        if len(members) < 2:
+            raise InputError(None, f"class {name!r} has {len(members)} image(s): too few to hold "
+                             "one out for testing; give a clean test folder")  # fmt: skip
+        count = min(len(members) - 1, max(1, round(fraction * len(members))))
+        held.update(rng.choice(members, size=count, replace=False).tolist())
+    return held
+
+
+def read_class_set(folder: Path, names: Sequence[str] | None = None) -> ClassSet:
+    """Every usable image of ``folder`` with its class index in ``names`` (default: its own
+    classes). Raises ``InputError`` naming the first refused or unreadable image: a victim must
+    see the whole release, not the part that happened to read."""
+    cases = discover_classified(folder)
+    refused = [case for case in cases if case.problem]
+    if refused:
+        raise InputError(refused[0].image, refused[0].problem)
+    names = tuple(names or class_names(cases))
+    samples, ids, digest = [], [], hashlib.sha256()
+    for case in cases:
+        if case.category not in names:
+            raise InputError(case.image, f"class {case.category!r} is not one of {list(names)}")
+        array = np.squeeze(read_volume(case.image).array)
+        samples.append(Sample(array, names.index(case.category)))
+        ids.append(case.image_id)
+        digest.update(f"{case.image_id}|{case.category}|{fingerprint(case.image)}".encode())
+    return ClassSet(samples, ids, names, digest.hexdigest()[:16])
+
+
+def evaluate_classification(
+    clean: Path,
+    protected: Path,
+    test: Path | None,
+    output: Path,
+    settings: ClassificationSettings,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict:
+    """Train every victim on ``clean`` and on ``protected`` (same images, same classes), test on
+    the clean ``test`` folder, or without one on ``settings.test_fraction`` of the clean images of
+    each class, held out of both training sets; write ``output/results.{json,md}``."""
+    cancel = cancel or NeverCancelled()
+    sets = {"clean": read_class_set(clean)}
+    sets["protected"] = read_class_set(protected, sets["clean"].names)
+    if sorted(sets["clean"].ids) != sorted(sets["protected"].ids):
+        raise InputError(protected, "does not hold the same images as the clean dataset")
+    if test is not None:
+        test_set = read_class_set(test, sets["clean"].names)
+    else:
+        held_out = hold_out(sets["clean"], settings.test_fraction, settings.split_seed)
+        test_set = sets["clean"].subset(held_out)
+        sets = {source: data.subset(held_out, keep=False) for source, data in sets.items()}
+    store = ResultStore(output / "runs.json")
+    runs = plan_runs(
+        list(settings.victims), list(settings.countermeasures), list(settings.seeds),
+        settings.epochs,
+    )  # fmt: skip
+    shape = _common_shape([*sets["clean"].samples, *sets["protected"].samples, *test_set.samples])
+    for index, spec in enumerate(runs):
+        check_cancel(cancel)
+        key = f"{sets[spec.source].digest}|{test_set.digest}"
+        if store.get(spec, key) is None:
+            run = train_victim(
+                sets[spec.source].samples, test_set.samples, spec.victim, spec.seed,
+                spec.epochs, settings.batch_size, countermeasure=spec.countermeasure,
+                spatial_dims=test_set.spatial_dims, num_classes=len(test_set.names), shape=shape,
+            )  # fmt: skip
+            store.put(spec, key, run.as_dict())
+        progress("evaluate", index + 1, len(runs))
+    results = {
+        "settings": asdict(settings),
+        "classes": list(test_set.names),
+        "train_images": len(sets["clean"].samples),
+        "test_images": len(test_set.samples),
+        "rows": summarise(store, runs, sets, test_set),
+    }
+    write_results(output, results)
+    return results
+
+
+def _common_shape(samples: list[Sample]) -> tuple[int, ...]:
+    dims = samples[0].image.ndim
+    return tuple(max(s.image.shape[i] for s in samples) for i in range(dims))
+
+
+def summarise(store: ResultStore, runs: list[RunSpec], sets: dict, test_set: ClassSet) -> list:
+    """One row per victim and countermeasure: clean and protected side by side."""
+    rows = []
+    for victim, countermeasure in dict.fromkeys((r.victim, r.countermeasure) for r in runs):
+        row = {"victim": victim, "countermeasure": countermeasure}
+        for source in ("clean", "protected"):
+            key = f"{sets[source].digest}|{test_set.digest}"
+            found = [
+                store.get(spec, key)
+                for spec in runs
+                if (spec.source, spec.victim, spec.countermeasure)
+                == (source, victim, countermeasure)
+            ]
+            row[source] = _stats([f for f in found if f is not None])
+        row["chance"] = 1.0 / len(test_set.names)
+        rows.append(row)
+    return rows
+
+
+def _stats(runs: list[dict]) -> dict:
+    def pair(key: str) -> list[float]:
+        values = [run[key] for run in runs]
+        return [float(np.mean(values)), float(np.std(values))]
+
+    keys = ("best_accuracy", "best_balanced_accuracy", "final_accuracy", "final_balanced_accuracy")
+    return {"seeds": len(runs), **{key: pair(key) for key in keys}} | {
+        "worst_seed_best_accuracy": max(run["best_accuracy"] for run in runs)
+    }
+
+
+def write_results(output: Path, results: dict) -> None:
+    """``results.json`` and a Markdown table a person reads (``results.md``)."""
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_path(output / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1))
+    lines = [
+        f"Classes: {', '.join(results['classes'])} (chance {1 / len(results['classes']):.2f}); "
+        f"{results['train_images']} training images, {results['test_images']} clean test images.",
+        "",
+        "| victim | countermeasure | clean acc (best) | protected acc (best) | protected "
+        "balanced acc (best) | protected acc (final) | worst seed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        clean, prot = row["clean"], row["protected"]
+        lines.append(
+            f"| {row['victim']} | {row['countermeasure']} | {_pm(clean['best_accuracy'])} | "
+            f"{_pm(prot['best_accuracy'])} | {_pm(prot['best_balanced_accuracy'])} | "
+            f"{_pm(prot['final_accuracy'])} | {prot['worst_seed_best_accuracy']:.3f} |"
+        )
+    with atomic_path(output / "results.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def _pm(pair: list[float]) -> str:
+    return f"{pair[0]:.3f} ± {pair[1]:.3f}"
