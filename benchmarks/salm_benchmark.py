@@ -9,10 +9,12 @@ Usage (a task folder from ``benchmarks/classify_data.py``, holding ``train/`` an
         --victims resnet18 densenet121 --seeds 0 1 2 --epochs 20 --threads 1
 
 A release is ``method:preset[:K]`` (K the share of voxels SALM changes; the whole-image baseline
-ignores it). Each lands in ``OUT/releases/<release>/`` (reused when its manifest exists), its
-victims in ``OUT/evaluations/<release>/`` (resumable), and the table of all of them, with the
-visibility read from the release's manifest (files as written), in ``OUT/salm.{md,json}``; with
-several K for one method, ``OUT/k_sweep.png`` plots protected accuracy against K.
+ignores it). Besides the product's presets, ``psnrNN`` (defined here only, to draw the frontier)
+sets epsilon by the whole-image PSNR floor NN dB alone. Each release lands in
+``OUT/releases/<release>/`` (reused when its manifest exists), its victims in
+``OUT/evaluations/<release>/`` (resumable), and the table of all of them, with the visibility
+read from the release's manifest (files as written), in ``OUT/salm.{md,json}``; with several K
+for one method, ``OUT/k_sweep.png`` plots protected accuracy against K.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from medue.budget import BudgetRequest
+from medue.budget import PRESETS, BudgetRequest, Preset
 from medue.class_datasets import discover_classified
 from medue.evaluate.classification import ClassificationSettings, evaluate_classification
 from medue.job import ProtectSettings, protect_dataset
@@ -72,6 +74,9 @@ def make_release(train: Path, target: Path, name: str, args: argparse.Namespace)
     if (target / "medue" / "manifest.json").exists():
         return target
     method, preset, *rest = name.split(":")
+    if preset.startswith("psnr") and preset not in PRESETS:
+        floor = float(preset.removeprefix("psnr"))
+        PRESETS[preset] = Preset(1e9, floor, f"whole-image PSNR >= {floor:g} dB (benchmark only)")
     settings = ProtectSettings(
         method=method, budget=BudgetRequest(preset=preset),
         top_k=float(rest[0]) if rest else None, iterations=args.iterations,

@@ -37,7 +37,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from monai.networks.nets import DenseNet121, resnet18
 
 from medue.evaluate.countermeasures import (
     Augment,
@@ -48,8 +47,8 @@ from medue.evaluate.countermeasures import (
 )
 from medue.evaluate.countermeasures.training import augment_batch
 from medue.intensity import percentile_window
+from medue.networks.classifier import ARCHITECTURES, build_classifier
 
-ARCHITECTURES = ("resnet18", "densenet121")
 EVAL_BATCH = 32
 
 
@@ -83,29 +82,6 @@ class VictimRun:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def build_classifier(arch: str, spatial_dims: int, num_classes: int) -> torch.nn.Module:
-    """A MONAI classifier from scratch (no pretrained weights), one input channel.
-
-    ``resnet18``: He et al. 2016 (``monai.networks.nets.resnet18``) with the ImageNet stem of
-    the original, a 7x7 convolution of stride 2 before the max-pool (MONAI defaults to stride 1,
-    the 3D MedicalNet choice, which costs 2-3.5x the time on a 64-96 px slice). ``densenet121``:
-    Huang et al. 2017 (``monai.networks.nets.DenseNet121``) with MONAI's defaults. Both end in
-    global average pooling, so any input of at least ~32 px a side works. Output: logits (B, C).
-    """
-    if spatial_dims not in (2, 3):
-        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
-    if arch == "resnet18":
-        return resnet18(
-            spatial_dims=spatial_dims,
-            n_input_channels=1,
-            num_classes=num_classes,
-            conv1_t_stride=2,
-        )
-    if arch == "densenet121":
-        return DenseNet121(spatial_dims=spatial_dims, in_channels=1, out_channels=num_classes)
-    raise ValueError(f"unknown classifier {arch!r} (known: {', '.join(ARCHITECTURES)})")
 
 
 def normalise_image(image: np.ndarray) -> np.ndarray:

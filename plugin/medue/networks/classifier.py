@@ -24,8 +24,11 @@ def build_classifier(
 ) -> nn.Module:
     """A fresh, randomly initialised classifier (seed torch first for a reproducible one).
 
-    Raises ``ValueError`` for an unknown architecture or fewer than two classes.
+    Raises ``ValueError`` for an unknown architecture, fewer than two classes, or spatial_dims
+    other than 2 or 3.
     """
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least two classes, got {num_classes}")
     if arch == "resnet18":
@@ -38,4 +41,4 @@ def build_classifier(
         )
     if arch == "densenet121":
         return DenseNet121(spatial_dims=spatial_dims, in_channels=1, out_channels=num_classes)
-    raise ValueError(f"unknown classifier {arch!r} (choose one of: {', '.join(ARCHITECTURES)})")
+    raise ValueError(f"unknown classifier {arch!r} (known: {', '.join(ARCHITECTURES)})")
