@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         result = evaluate_classification(
             args.task / "train", release, args.task / "test", out / "evaluations" / _slug(name),
-            settings, progress=_log_progress(name),
+            settings, progress=_log_progress(name), store=out / "runs.json",
         )  # fmt: skip
         log(f"{name}: victims done in {time.time() - started:.0f} s")
         rows.append(_row(name, release, result))

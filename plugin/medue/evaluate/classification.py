@@ -114,10 +114,13 @@ def evaluate_classification(
     settings: ClassificationSettings,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    store: Path | None = None,
 ) -> dict:
     """Train every victim on ``clean`` and on ``protected`` (same images, same classes), test on
     the clean ``test`` folder, or without one on ``settings.test_fraction`` of the clean images of
-    each class, held out of both training sets; write ``output/results.{json,md}``."""
+    each class, held out of both training sets; write ``output/results.{json,md}``. Finished runs
+    are kept in ``store`` (default ``output/runs.json``): several releases of one dataset can share
+    one, so the clean victims train once."""
     cancel = cancel or NeverCancelled()
     sets = {"clean": read_class_set(clean)}
     sets["protected"] = read_class_set(protected, sets["clean"].names)
@@ -129,7 +132,7 @@ def evaluate_classification(
         held_out = hold_out(sets["clean"], settings.test_fraction, settings.split_seed)
         test_set = sets["clean"].subset(held_out)
         sets = {source: data.subset(held_out, keep=False) for source, data in sets.items()}
-    store = ResultStore(output / "runs.json")
+    store = ResultStore(store or output / "runs.json")
     runs = plan_runs(
         list(settings.victims), list(settings.countermeasures), list(settings.seeds),
         settings.epochs,
