@@ -25,11 +25,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from medue.budget import PRESETS, BudgetRequest, Preset
 from medue.class_datasets import discover_classified
-from medue.evaluate.classification import ClassificationSettings, evaluate_classification
+from medue.evaluate.classification import (
+    ClassificationSettings,
+    evaluate_classification,
+    read_class_set,
+)
+from medue.evaluate.classifier_victim import train_victim
 from medue.job import ProtectSettings, protect_dataset
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, help="SALM rounds (default: the method's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/salm/<task>")
+    parser.add_argument(
+        "--combined", action="store_true",
+        help="also the class-combined check on the first release (protected classes mixed with "
+        "clean ones)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = args.out or HERE / "results" / "salm" / args.task.name
@@ -65,7 +76,46 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(_row(name, release, result))
     write_table(out, rows)
     print((out / "salm.md").read_text())
+    if args.combined:
+        first = out / "releases" / _slug(args.releases[0])
+        combined = class_combined(args.task, first, settings)
+        (out / "combined.json").write_text(json.dumps(combined, indent=1))
+        print(json.dumps(combined["summary"], indent=1))
     return 0
+
+
+def class_combined(task: Path, release: Path, settings: ClassificationSettings) -> dict:
+    """SALM's class-combined setting: the release's images for the first half of the classes,
+    the clean images for the others; the victim's recall on clean test images of each half at
+    its best epoch, beside the clean victim's (same seeds)."""
+    clean = read_class_set(task / "train")
+    protected = read_class_set(release, clean.names)
+    test = read_class_set(task / "test", clean.names)
+    half = (len(clean.names) + 1) // 2
+    by_id = dict(zip(protected.ids, protected.samples, strict=True))
+    mixed = [
+        by_id[i] if s.label < half else s for i, s in zip(clean.ids, clean.samples, strict=True)
+    ]
+    runs = {"clean": [], "combined": []}
+    for seed in settings.seeds:
+        for victim in settings.victims:
+            for side, samples in (("clean", clean.samples), ("combined", mixed)):
+                run = train_victim(samples, test.samples, victim, seed, settings.epochs,
+                                   num_classes=len(clean.names))  # fmt: skip
+                best = run.best_epoch - 1
+                recall = run.recall_per_epoch[best]
+                runs[side].append({
+                    "victim": victim, "seed": seed, "best_epoch": run.best_epoch,
+                    "protected_classes_recall": float(np.nanmean(recall[:half])),
+                    "clean_classes_recall": float(np.nanmean(recall[half:])),
+                })  # fmt: skip
+                log(f"combined {side} {victim} seed {seed}: {runs[side][-1]}")
+    summary = {
+        side: {key: float(np.mean([r[key] for r in rows]))
+               for key in ("protected_classes_recall", "clean_classes_recall")}
+        for side, rows in runs.items()
+    }  # fmt: skip
+    return {"protected_classes": list(clean.names[:half]), "runs": runs, "summary": summary}
 
 
 def make_release(train: Path, target: Path, name: str, args: argparse.Namespace) -> Path:

@@ -70,6 +70,7 @@ class VictimRun:
     accuracy_per_epoch: list[float]
     balanced_accuracy_per_epoch: list[float]  # mean recall over the classes present in test
     loss_per_epoch: list[float]  # mean training cross-entropy: near 0 with a fail = a shortcut
+    recall_per_epoch: list[list[float]]  # per class (index order; nan: not in test), per epoch
     best_accuracy: float  # max over epochs
     best_balanced_accuracy: float  # max over epochs
     best_epoch: int  # 1-based, the epoch of best_balanced_accuracy (first one on ties)
@@ -151,7 +152,7 @@ def train_victim(
     order = torch.Generator().manual_seed(seed)
     hook_generator = torch.Generator().manual_seed(seed + 2)
     start = time.perf_counter()
-    accuracy, balanced, losses = [], [], []
+    accuracy, balanced, losses, recalls = [], [], [], []
     for epoch in range(1, epochs + 1):
         model.train()
         total = 0.0
@@ -165,9 +166,11 @@ def train_victim(
             optimiser.step()
             total += loss.item() * len(batch)
         losses.append(total / len(train))
-        acc, bal = scores(predict(model, test_images), test_labels)
+        predicted = predict(model, test_images)
+        acc, bal = scores(predicted, test_labels)
         accuracy.append(acc)
         balanced.append(bal)
+        recalls.append(class_recalls(predicted, test_labels, num_classes))
         if progress is not None:
             progress(epoch, epochs, acc)
     best = int(np.argmax(balanced))
@@ -179,6 +182,7 @@ def train_victim(
         accuracy_per_epoch=accuracy,
         balanced_accuracy_per_epoch=balanced,
         loss_per_epoch=losses,
+        recall_per_epoch=recalls,
         best_accuracy=max(accuracy),
         best_balanced_accuracy=balanced[best],
         best_epoch=best + 1,
@@ -208,6 +212,12 @@ def scores(predicted: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     correct = predicted == true
     recalls = [correct[true == c].mean() for c in np.unique(true)]
     return float(correct.mean()), float(np.mean(recalls))
+
+
+def class_recalls(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> list[float]:
+    """Recall of each class index 0..C-1 (nan for a class absent from ``true``)."""
+    return [float((predicted[true == c] == c).mean()) if (true == c).any() else float("nan")
+            for c in range(num_classes)]  # fmt: skip
 
 
 def _countermeasure(

@@ -12,6 +12,9 @@ instead of the images. Variants, one method name each:
   with accuracy >= ``stop_accuracy``, or ``iterations`` rounds.
 - ``salm-generator``: the paper's wording: a generator network (image + class planes -> noise)
   trained min-min against the surrogate in the same rounds; new images take one pass.
+- ``salm-adversarial``: error-*maximizing* instead (adversarial poisoning, Fowl et al., NeurIPS
+  2021): each image is pushed towards the next class, ``(y + 1) mod C``, on the clean-trained
+  ranker, so a victim learns features that point to the wrong class; the same mask and budget.
 - ``salm-random``: baseline: random signs in the same mask (what the mask alone does).
 - ``salm-emn-image``: baseline: the loop on every voxel (K = 100 %): sample-wise EMN.
 
@@ -53,7 +56,7 @@ from medue.prepare import PreparedCase
 from medue.saliency import saliency, top_k_mask
 
 FORMAT = "medue-salm/1"
-SALM_METHODS = ("salm", "salm-generator", "salm-random", "salm-emn-image")
+SALM_METHODS = ("salm", "salm-generator", "salm-adversarial", "salm-random", "salm-emn-image")
 DEFAULT_TOP_K = 0.1
 
 
@@ -177,7 +180,9 @@ def fit_salm(
         progress("fit", epoch + 1, total)
     masks = _masks(ranker, samples, config.fraction)
     perturber = SALMPerturber(config, samples.spatial_dims, ranker)
-    if config.method == "salm-random":
+    if config.method == "salm-adversarial":
+        released = _adversarial(perturber, samples, masks)
+    elif config.method == "salm-random":
         released = [_random_release(samples, masks, config.seed, c.image_id, i)
                     for i, c in enumerate(cases)]  # fmt: skip
     else:
@@ -185,6 +190,18 @@ def fit_salm(
     for case, delta in zip(cases, released, strict=True):
         perturber.fitted[case.image_id] = (_fingerprint(case, config), delta)
     return perturber
+
+
+def _adversarial(perturber: SALMPerturber, samples, masks) -> list[np.ndarray]:
+    """Targeted signed descent on the frozen clean ranker, ``iterations * delta_steps`` steps."""
+    config = perturber.config
+    latent = _Latent([torch.zeros_like(image) for image in samples.images], samples, False)
+    _descend(
+        perturber.ranker, samples, latent, masks, config, config.iterations * config.delta_steps
+    )
+    perturber.surrogate = perturber.ranker
+    noise = _noise_source(None, samples, latent, masks)
+    return [_as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
 
 
 def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndarray]:
@@ -382,6 +399,8 @@ def _descend(surrogate, samples: _Samples, latent: _Latent, masks, config, steps
             for key in keys:
                 fields[key].requires_grad_(True)
             images, targets, _ = samples.stack(index_batch)
+            if config.method == "salm-adversarial":  # towards the next class (Fowl et al.)
+                targets = (targets + 1) % samples.num_classes
             noise = _release(samples, index_batch, latent, masks)
             loss = nn.functional.cross_entropy(surrogate(images + noise), targets, reduction="sum")
             grads = torch.autograd.grad(loss, [fields[k] for k in keys], allow_unused=True)
