@@ -58,7 +58,7 @@ def test_top_k_mask_holds_exactly_k_voxels_and_prefers_the_largest():
         top_k_mask(values, 0.0)
 
 
-@pytest.mark.parametrize("method", ["salm", "salm-generator", "salm-random"])
+@pytest.mark.parametrize("method", ["salm", "salm-generator", "salm-adversarial", "salm-random"])
 def test_written_release_changes_exactly_k_voxels_within_budget(dataset, tmp_path, method):
     settings = ProtectSettings(method=method, top_k=0.05, iterations=2)
     with torch_threads(1):
@@ -112,3 +112,12 @@ def test_whole_image_baseline_changes_every_voxel(dataset):
     with torch_threads(1):
         delta = fit_salm(cases[:6] + cases[-6:], config).perturb(cases[0])
     assert np.count_nonzero(delta) == delta.size
+
+
+def test_class_noise_starts_as_a_texture_of_its_own_per_class():
+    from medue.methods.salm import class_texture
+
+    textures = [class_texture(k, (1, 8, 8)) for k in range(12)]
+    assert all(set(t.unique().tolist()) == {-1.0, 1.0} for t in textures)
+    flat = [tuple(t.flatten().tolist()) for t in textures]
+    assert len(set(flat)) == 12  # twelve classes, twelve different textures
