@@ -181,6 +181,42 @@ def write_table(out: Path, rows: list[dict]) -> None:
                 f"{v['chance']:.2f} |"
             )
     (out / "salm.md").write_text("\n".join(lines) + "\n")
+    k_sweep(out, list(stored.values()))
+
+
+def k_sweep(out: Path, rows: list[dict]) -> None:
+    """``k_sweep.png``: undefended ResNet-18 accuracy (best epoch) against K, one line per
+    method:preset with two or more K, beside the clean victim and chance."""
+    import matplotlib  # noqa: PLC0415 - only this plot needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    lines: dict[str, list[tuple[float, float]]] = {}
+    clean = chance = None
+    for row in rows:
+        for v in row["victims"]:
+            if v["victim"] == "resnet18" and v["countermeasure"] == "none" and row["top_k"]:
+                name = ":".join(row["release"].split(":")[:2])
+                lines.setdefault(name, []).append(
+                    (row["top_k"], v["protected"]["best_accuracy"][0])
+                )
+                clean, chance = v["clean"]["best_accuracy"][0], v["chance"]
+    lines = {name: sorted(points) for name, points in lines.items() if len(points) > 1}
+    if not lines:
+        return
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for name, points in lines.items():
+        axis.plot(*zip(*points, strict=True), marker="o", label=name)
+    axis.axhline(clean, color="green", linestyle="--", label="clean victim")
+    axis.axhline(chance, color="grey", linestyle=":", label="chance")
+    axis.axhline(chance + 0.10, color="red", linestyle=":", label="target (chance + 0.10)")
+    axis.set(xscale="log", xlabel="K (share of voxels changed)", ylabel="accuracy, best epoch",
+             ylim=(0, 1.05), title=f"{out.name}: ResNet-18 on the release")  # fmt: skip
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out / "k_sweep.png", dpi=120)
+    plt.close(figure)
 
 
 def _pm(pair: list[float]) -> str:
