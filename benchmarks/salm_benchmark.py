@@ -213,6 +213,9 @@ def k_sweep(out: Path, rows: list[dict]) -> None:
     axis.axhline(chance + 0.10, color="red", linestyle=":", label="target (chance + 0.10)")
     axis.set(xscale="log", xlabel="K (share of voxels changed)", ylabel="accuracy, best epoch",
              ylim=(0, 1.05), title=f"{out.name}: ResNet-18 on the release")  # fmt: skip
+    ks = sorted({k for points in lines.values() for k, _ in points})
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.set_xticks(ks, [f"{k:g}" for k in ks])
     axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(out / "k_sweep.png", dpi=120)
