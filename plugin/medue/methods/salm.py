@@ -32,6 +32,7 @@ shapes are batched apart, never padded together. The class of a case is
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -167,6 +168,7 @@ def fit_salm(
     """Rank, mask and optimise the noise of ``cases``; raises ``InputError`` for fewer than two
     classes or a mix of 2D images and 3D volumes."""
     cancel = cancel or NeverCancelled()
+    started = time.monotonic()
     if len(config.class_names) < 2:
         raise InputError(None, f"SALM needs at least two classes, got {list(config.class_names)}")
     torch.manual_seed(config.seed)
@@ -189,6 +191,7 @@ def fit_salm(
         released = _min_min(perturber, samples, masks, progress, cancel, total)
     for case, delta in zip(cases, released, strict=True):
         perturber.fitted[case.image_id] = (_fingerprint(case, config), delta)
+    perturber.history["fit_seconds"] = round(time.monotonic() - started, 1)
     return perturber
 
 
