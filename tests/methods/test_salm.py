@@ -121,3 +121,23 @@ def test_class_noise_starts_as_a_texture_of_its_own_per_class():
     assert all(set(t.unique().tolist()) == {-1.0, 1.0} for t in textures)
     flat = [tuple(t.flatten().tolist()) for t in textures]
     assert len(set(flat)) == 12  # twelve classes, twelve different textures
+
+
+def test_volumes_get_a_3d_surrogate_and_exactly_k_changed_voxels(tmp_path):
+    rng = np.random.default_rng(1)
+    for k, name in enumerate(["low", "high"]):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            volume = rng.normal(100, 10, (16, 16, 8))
+            volume[4 + 6 * k : 8 + 6 * k, 4:12, 2:6] += 100
+            nib.save(nib.Nifti1Image(np.round(volume).astype(np.int16), np.eye(4)),
+                     tmp_path / name / f"v{i}.nii.gz")  # fmt: skip
+    data = prepared(tmp_path, top_k=0.05)
+    config = SALMConfig(class_names=data.class_names, top_k=0.05, **SMALL)
+    with torch_threads(1):
+        perturber = fit_salm([p for _, p in data.pairs], config)
+    assert perturber.spatial_dims == 3
+    case = data.pairs[0][1]
+    delta = perturber.perturb(case)
+    assert delta.shape == case.image.shape == (8, 16, 16)
+    assert np.count_nonzero(delta) == top_k_count(case.image.size, 0.05)

@@ -86,3 +86,18 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def remove_leftovers(folder: str | Path) -> list[Path]:
+    """Delete the ``.medue-tmp-*`` files and folders a killed run left anywhere under ``folder``
+    (never a finished output: those never carry the prefix); returns what was deleted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = sorted(folder.rglob(f"{TMP_PREFIX}*"), key=lambda p: len(p.parts))
+    removed = []
+    for path in found:
+        if path.exists() or path.is_symlink():
+            _remove(path)
+            removed.append(path)
+    return removed

@@ -96,6 +96,16 @@ class ReleaseRecord:
             stream.flush()
             os.fsync(stream.fileno())
 
+    def has(self, *paths: str | None) -> bool:
+        """Whether the journal lists every one of ``paths`` (None entries are skipped)."""
+        return all(Path(p).resolve() in self.found for p in paths if p is not None)
+
+    def keep(self, path: Path) -> None:
+        """Count ``path``, written by an earlier run and journaled then, as written by this run
+        (it is not deleted as stale); raises ``KeyError`` if the journal does not have it."""
+        resolved = path.resolve()
+        self.written[resolved] = self.found[resolved]
+
     def sha256(self, path: Path) -> str:
         """The sha256 journaled for ``path`` by this run (computed once, when it landed)."""
         return self.written[path.resolve()]

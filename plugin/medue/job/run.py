@@ -24,22 +24,19 @@ from medue.class_datasets import class_names as ordered_classes
 from medue.datasets import Case, LoadedCase, load_case
 from medue.errors import InputError
 from medue.intensity import default_window
-from medue.io import volume_files
-from medue.io.atomic import atomic_path
-from medue.job.apply import CaseResult, protect_case
+from medue.io.atomic import atomic_path, remove_leftovers
+from medue.job.apply import CaseResult
+from medue.job.apply_cases import apply_cases
 from medue.job.check import CHECK_FOLDER, CheckSettings, check_release
 from medue.job.outputs import (
     CLASS_TABLE,
     REPORT_FOLDER,
     check_output_folder,
-    copy_label,
     fingerprint,
-    input_root,
-    label_output,
-    output_for,
     write_class_table,
 )
 from medue.job.record import ReleaseRecord
+from medue.job.resume import FinishedCases, job_key
 from medue.methods import (
     CLASSIFICATION_METHODS,
     DEFAULT_METHOD,
@@ -58,7 +55,7 @@ from medue.methods.base import (
 from medue.methods.salm import changed_fraction
 from medue.prepare import PreparedCase, RoiSpec, prepare_case, prepare_classified
 from medue.reference import benchmark_reference
-from medue.report import case_figure, write_html
+from medue.report import write_html
 
 ANISOTROPY_FOR_2D = 2.5
 
@@ -189,6 +186,7 @@ def protect_dataset(
     input_path, output = input_path.absolute(), output.absolute()
     check_output_folder(input_path, output)
     release = ReleaseRecord.open(input_path, output)
+    remove_leftovers(output)  # half-written files of a killed run (never a finished copy)
     started = time.time()
     class_values = perturber.class_values if perturber is not None else None
     names = getattr(perturber, "class_names", None) or None
@@ -200,9 +198,12 @@ def protect_dataset(
         perturber = fit_prepared(dataset, settings, progress, cancel)
     if perturber is not None:
         generator_path = _save_generator(perturber, output)
-        results, apply_failures = _apply_all(
-            input_path, output, dataset, perturber, release, progress, cancel
-        )
+        key = job_key(settings.as_dict(), fingerprint(generator_path))
+        results, apply_failures = apply_cases(
+            input_path, output, dataset.pairs, perturber, release,
+            FinishedCases.open(output, key), progress, cancel,
+            show_mask=settings.classification,
+        )  # fmt: skip
         failures += apply_failures
         if settings.classification:
             _write_class_table(output, results, release)
@@ -243,38 +244,6 @@ def _write_record(output: Path, settings: ProtectSettings, record: dict) -> tupl
         left_out=record["left_out"],
     )
     return manifest, report
-
-
-def _apply_all(input_path, output, dataset, perturber, release, progress, cancel):
-    root = input_root(input_path)
-    results, failures = [], []
-    derivation = f"unlearnable-example protection ({perturber.method})"
-    for index, (loaded, prepared) in enumerate(dataset.pairs):
-        check_cancel(cancel)
-        target = output_for(loaded.case.image, root, output)
-        try:
-            release.check_target(target, volume_files(loaded.case.image))
-            label_target = label_output(loaded.case, root, output)
-            if label_target is not None:
-                release.check_target(label_target, volume_files(loaded.case.label))
-            result, written = protect_case(loaded, prepared, perturber, target, derivation)
-            release.add(target)
-            if label_target is not None:
-                copy_label(loaded.case, root, output)
-                release.add(label_target)
-        except Exception as error:  # recorded for this case; re-raises a cancel
-            failures.append(Failure.from_error(error, loaded.case.image, "writing"))
-            continue
-        figure = output / REPORT_FOLDER / "figures" / f"{prepared.image_id}.png"
-        monochrome1 = loaded.image.metadata.get("photometric_interpretation") == "MONOCHROME1"
-        case_figure(
-            loaded.image.array, written.array, prepared.budget.window,
-            prepared.budget.epsilon_native, figure, inverted=monochrome1,
-            show_mask=perturber.method in CLASSIFICATION_METHODS,
-        )  # fmt: skip
-        results.append((result, loaded.case, figure))
-        progress("apply", index + 1, len(dataset.pairs))
-    return results, failures
 
 
 def _save_generator(perturber: Perturber, output: Path) -> Path:

@@ -1,0 +1,85 @@
+"""The job's record of finished cases, so that a killed job resumes where it stopped.
+
+After each case's copy is in place (written atomically, journaled by ``record.ReleaseRecord``),
+one line is appended to ``OUT/medue/cases.jsonl`` and synced: the case's id, the sha256 of its
+input, of its protected copy (and label copy), the job's key and the case's record for the
+manifest. A job run again into the same folder skips a case only when all of these still hold:
+
+- same job key: the same settings (``ProtectSettings`` without the victim check) and the same
+  fitted method (sha256 of the saved generator or pattern file: fits are deterministic for a seed
+  on one machine, so the refit of a resumed job normally matches; if it does not, every case is
+  redone rather than mixing two perturbations in one release);
+- the input file is unchanged (sha256);
+- the copy on disk is the one recorded (sha256), and so is the label copy.
+
+A line cut by a crash is ignored, like the journal's; a case whose line is missing is simply done
+again (its copy, if it landed, is the journal's to replace). The whole record is a few hundred
+bytes per case, read once at the start of a job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medue.job.outputs import REPORT_FOLDER, fingerprint
+
+CASES = "cases.jsonl"
+
+
+def job_key(settings: dict, generator_sha256: str) -> str:
+    """What must match for a finished case to be kept: the settings and the fitted method."""
+    kept = {k: v for k, v in settings.items() if k != "check"}
+    text = json.dumps(kept, sort_keys=True, default=str) + generator_sha256
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class FinishedCases:
+    """The finished cases an output folder records, for one job key."""
+
+    output: Path
+    key: str
+    entries: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, output: Path, key: str) -> FinishedCases:
+        """Read ``OUT/medue/cases.jsonl``; entries of other job keys are ignored."""
+        record = cls(output, key)
+        path = output / REPORT_FOLDER / CASES
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # cut by a crash
+                if isinstance(entry, dict) and entry.get("key") == key and "image_id" in entry:
+                    record.entries[entry["image_id"]] = entry
+        return record
+
+    def finished(self, image_id: str, source: Path) -> dict | None:
+        """The recorded case, if its input and copies are exactly as recorded; else None."""
+        entry = self.entries.get(image_id)
+        if entry is None or entry.get("input_sha256") != fingerprint(source):
+            return None
+        for path_key, sha_key in (("output", "output_sha256"), ("label", "label_sha256")):
+            path = entry.get(path_key)
+            if path is not None and (
+                not Path(path).exists() or fingerprint(Path(path)) != entry[sha_key]
+            ):
+                return None
+        return entry
+
+    def add(self, entry: dict) -> None:
+        """Append one finished case (synced to disk before the next case starts)."""
+        entry = {**entry, "key": self.key}
+        self.entries[entry["image_id"]] = entry
+        path = self.output / REPORT_FOLDER / CASES
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as stream:
+            stream.write(json.dumps(entry, default=str) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())

@@ -1,0 +1,80 @@
+"""A protect job run again into the same folder resumes: finished cases are kept as they are,
+also after ``kill -9`` in the middle of the apply phase; changed settings redo everything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from medue.budget import BudgetRequest
+from medue.datasets import discover_cases
+from medue.io.atomic import TMP_PREFIX
+from medue.job import ProtectSettings, protect_dataset
+
+MEDUE = str(Path(sys.executable).parent / "medue")
+
+
+@pytest.fixture
+def many_cases(sample_dataset: Path, tmp_path) -> Path:
+    """Twelve cases: the small sample images under new names (breast1 and brain2, six times)."""
+    folder = tmp_path / "many"
+    (folder / "labels/final").mkdir(parents=True)
+    for copy in range(6):
+        for case in ("breast1", "brain2"):
+            shutil.copy(sample_dataset / f"{case}.nii.gz", folder / f"{case}_{copy}.nii.gz")
+            shutil.copy(sample_dataset / f"labels/final/{case}.nii.gz",
+                        folder / f"labels/final/{case}_{copy}.nii.gz")  # fmt: skip
+    return folder
+
+
+def stamps(folder: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*.nii.gz")}
+
+
+def test_a_rerun_keeps_every_finished_case_and_changed_settings_redo_them(two_cases, tmp_path):
+    out = tmp_path / "out"
+    first = protect_dataset(two_cases, discover_cases(two_cases), out, ProtectSettings())
+    before = stamps(out)
+    again = protect_dataset(two_cases, discover_cases(two_cases), out, ProtectSettings())
+    assert stamps(out) == before  # nothing rewritten
+    assert [r.as_dict() for r in again.results] == [r.as_dict() for r in first.results]
+    manifest = json.loads(again.manifest.read_text())
+    assert len(manifest["cases"]) == 2 and manifest["removed_stale"] == []
+    strong = ProtectSettings(budget=BudgetRequest(preset="strong"))
+    redone = protect_dataset(two_cases, discover_cases(two_cases), out, strong)
+    after = stamps(out)
+    assert all(after[p] != before[p] for p in before if "/labels/" not in p)
+    assert redone.results[0].epsilon_native > first.results[0].epsilon_native
+
+
+def test_kill_9_mid_apply_then_resume_writes_every_file_once(many_cases, tmp_path):
+    out = tmp_path / "out"
+    command = [MEDUE, "protect", str(many_cases), str(out), "--no-progress"]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    record = out / "medue" / "cases.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and job.poll() is None:
+        if record.is_file() and len(record.read_text().splitlines()) >= 2:
+            job.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert job.wait(timeout=60) == -signal.SIGKILL, "the job finished before it could be killed"
+    done = {json.loads(line)["output"] for line in record.read_text().splitlines()[:2]}
+    written = {p: t for p, t in stamps(out).items() if p in done}
+    assert len(written) == 2
+    (out / f"{TMP_PREFIX}dead-breast1_5.nii.gz").write_bytes(b"half a file")  # as a kill leaves
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "protected 12 images" in resumed.stdout
+    after = stamps(out)
+    assert all(after[p] == t for p, t in written.items())  # kept, not written again
+    manifest = json.loads((out / "medue/manifest.json").read_text())
+    assert len(manifest["cases"]) == 12 and not manifest["failed"]
+    assert not list(out.rglob(f"{TMP_PREFIX}*"))  # no half-written file left behind
