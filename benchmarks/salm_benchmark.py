@@ -161,7 +161,10 @@ def _row(name: str, release: Path, result: dict) -> dict:
 def write_table(out: Path, rows: list[dict]) -> None:
     path = out / "salm.json"
     stored = {r["release"]: r for r in json.loads(path.read_text())} if path.exists() else {}
-    stored.update({r["release"]: r for r in rows})
+    for row in rows:  # a release's victim rows merge: this run's win per victim and countermeasure
+        old = stored.get(row["release"], {}).get("victims", [])
+        merged = {(v["victim"], v["countermeasure"]): v for v in [*old, *row["victims"]]}
+        stored[row["release"]] = {**row, "victims": list(merged.values())}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(list(stored.values()), indent=1))
     lines = [
