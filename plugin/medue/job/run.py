@@ -181,8 +181,9 @@ def protect_dataset(
 ) -> ProtectOutcome:
     """Protect ``cases`` into ``output``; fit first unless a fitted ``perturber`` is given."""
     cancel = cancel or NeverCancelled()
-    if perturber is not None and perturber.method != settings.method:
-        settings = replace(settings, method=perturber.method)  # the saved method is what runs
+    if perturber is not None:  # the saved method is what runs, with the K it was fitted for
+        top_k = getattr(perturber, "top_k", settings.top_k)
+        settings = replace(settings, method=perturber.method, top_k=top_k)
     input_path, output = input_path.absolute(), output.absolute()
     check_output_folder(input_path, output)
     release = ReleaseRecord.open(input_path, output)

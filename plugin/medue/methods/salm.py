@@ -119,6 +119,11 @@ class SALMPerturber:
     def class_names(self) -> tuple[str, ...]:
         return tuple(self.config.class_names)
 
+    @property
+    def top_k(self) -> float:
+        """The share of voxels this perturber changes (what the budget's PSNR floor counts)."""
+        return self.config.fraction
+
     def perturb(self, case: PreparedCase) -> np.ndarray:
         """``+-epsilon`` on the case's top-K voxels, zero elsewhere (float32, (z, y, x))."""
         known = self.fitted.get(case.image_id)
