@@ -115,7 +115,7 @@ def test_whole_image_baseline_changes_every_voxel(dataset):
 
 
 def test_class_noise_starts_as_a_texture_of_its_own_per_class():
-    from medue.methods.salm import class_texture
+    from medue.methods.salm_noise import class_texture
 
     textures = [class_texture(k, (1, 8, 8)) for k in range(12)]
     assert all(set(t.unique().tolist()) == {-1.0, 1.0} for t in textures)

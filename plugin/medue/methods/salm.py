@@ -50,11 +50,23 @@ from medue.methods.base import (
     config_from_saved,
     no_progress,
 )
-from medue.methods.patterns import checkerboard
+from medue.methods.salm_noise import (
+    Latent,
+    Samples,
+    accuracy_on,
+    as_case,
+    descend,
+    generate,
+    noise_source,
+    random_release,
+    release,
+    top_k_masks,
+    train_generator,
+    train_steps,
+)
 from medue.networks.classifier import build_classifier
 from medue.networks.generator import PerturbationGenerator
 from medue.prepare import PreparedCase
-from medue.saliency import saliency, top_k_mask
 
 FORMAT = "medue-salm/1"
 SALM_METHODS = ("salm", "salm-generator", "salm-adversarial", "salm-random", "salm-emn-image")
@@ -129,18 +141,18 @@ class SALMPerturber:
         known = self.fitted.get(case.image_id)
         if known is not None and known[0] == _fingerprint(case, self.config):
             return known[1].copy()
-        sample = _Samples([case], self.spatial_dims, self.num_classes)
-        mask = _masks(self.ranker, sample, self.config.fraction)
+        sample = Samples([case], self.spatial_dims, self.num_classes)
+        mask = top_k_masks(self.ranker, sample, self.config.fraction)
         if self.method == "salm-random":
-            return _random_release(sample, mask, self.config.seed, case.image_id)
+            return random_release(sample, mask, self.config.seed, case.image_id)
         if self.generator is not None:
-            return _as_case(_generate(self.generator, sample, [0], mask), case)
+            return as_case(generate(self.generator, sample, [0], mask), case)
         if self.class_noise is not None:
-            latent = _Latent(self.class_noise, sample, per_class=True)
-            return _as_case(_release(sample, [0], latent, mask), case)
-        latent = _Latent([torch.zeros_like(sample.images[0])], sample, per_class=False)
-        _descend(self.surrogate, sample, latent, mask, self.config, self.config.unseen_steps)
-        return _as_case(_release(sample, [0], latent, mask), case)
+            latent = Latent(self.class_noise, sample, per_class=True)
+            return as_case(release(sample, [0], latent, mask), case)
+        latent = Latent([torch.zeros_like(sample.images[0])], sample, per_class=False)
+        descend(self.surrogate, sample, latent, mask, self.config, self.config.unseen_steps)
+        return as_case(release(sample, [0], latent, mask), case)
 
     @property
     def num_classes(self) -> int:
@@ -177,20 +189,20 @@ def fit_salm(
     if len(config.class_names) < 2:
         raise InputError(None, f"SALM needs at least two classes, got {list(config.class_names)}")
     torch.manual_seed(config.seed)
-    samples = _Samples(cases, _spatial_dims(cases), len(config.class_names))
+    samples = Samples(cases, _spatial_dims(cases), len(config.class_names))
     total = config.saliency_epochs + (0 if config.method == "salm-random" else config.iterations)
     ranker = _classifier(config, samples.spatial_dims)
     optimiser = torch.optim.Adam(ranker.parameters(), lr=config.lr)
     for epoch in range(config.saliency_epochs):
         check_cancel(cancel)
-        _train(ranker, optimiser, samples, None, samples.epoch_batches(config, epoch))
+        train_steps(ranker, optimiser, samples, None, samples.epoch_batches(config, epoch))
         progress("fit", epoch + 1, total)
-    masks = _masks(ranker, samples, config.fraction)
+    masks = top_k_masks(ranker, samples, config.fraction)
     perturber = SALMPerturber(config, samples.spatial_dims, ranker)
     if config.method == "salm-adversarial":
         released = _adversarial(perturber, samples, masks)
     elif config.method == "salm-random":
-        released = [_random_release(samples, masks, config.seed, c.image_id, i)
+        released = [random_release(samples, masks, config.seed, c.image_id, i)
                     for i, c in enumerate(cases)]  # fmt: skip
     else:
         released = _min_min(perturber, samples, masks, progress, cancel, total)
@@ -203,13 +215,13 @@ def fit_salm(
 def _adversarial(perturber: SALMPerturber, samples, masks) -> list[np.ndarray]:
     """Targeted signed descent on the frozen clean ranker, ``iterations * delta_steps`` steps."""
     config = perturber.config
-    latent = _Latent([torch.zeros_like(image) for image in samples.images], samples, False)
-    _descend(
+    latent = Latent([torch.zeros_like(image) for image in samples.images], samples, False)
+    descend(
         perturber.ranker, samples, latent, masks, config, config.iterations * config.delta_steps
     )
     perturber.surrogate = perturber.ranker
-    noise = _noise_source(None, samples, latent, masks)
-    return [_as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
+    noise = noise_source(None, samples, latent, masks)
+    return [as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
 
 
 def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndarray]:
@@ -218,22 +230,22 @@ def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndar
     optimiser = torch.optim.Adam(surrogate.parameters(), lr=config.lr)
     generator = generator_optimiser = None
     if config.method == "salm-generator":
-        generator = _generator(samples.spatial_dims, len(config.class_names))
+        generator = build_generator(samples.spatial_dims, len(config.class_names))
         generator_optimiser = torch.optim.Adam(generator.parameters(), lr=config.lr)
-    latent = _Latent.start(samples, config)
+    latent = Latent.start(samples, config)
     accuracy = []
     for round_index in range(config.iterations):
         check_cancel(cancel)
         batches = samples.epoch_batches(config, 1000 + round_index)[: config.surrogate_steps]
-        noise = _noise_source(generator, samples, latent, masks)
-        _train(surrogate, optimiser, samples, noise, batches)
+        noise = noise_source(generator, samples, latent, masks)
+        train_steps(surrogate, optimiser, samples, noise, batches)
         if generator is None:
-            _descend(surrogate, samples, latent, masks, config, config.delta_steps)
+            descend(surrogate, samples, latent, masks, config, config.delta_steps)
         else:
             batches = samples.epoch_batches(config, 2000 + round_index)[: config.generator_steps]
-            _train_generator(generator, generator_optimiser, surrogate, samples, masks, batches)
-        noise = _noise_source(generator, samples, latent, masks)
-        accuracy.append(_accuracy(surrogate, samples, noise))
+            train_generator(generator, generator_optimiser, surrogate, samples, masks, batches)
+        noise = noise_source(generator, samples, latent, masks)
+        accuracy.append(accuracy_on(surrogate, samples, noise, config))
         progress("fit", config.saliency_epochs + round_index + 1, total)
         if accuracy[-1] >= config.stop_accuracy:
             break
@@ -241,79 +253,8 @@ def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndar
     if config.per_class and generator is None:
         perturber.class_noise = [f.detach() for f in latent.fields]
     perturber.history = {"surrogate_accuracy": accuracy, "rounds": len(accuracy)}
-    noise = _noise_source(generator, samples, latent, masks)
-    return [_as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
-
-
-class _Samples:
-    """The cases as tensors ``(1, *spatial)`` with their class index and epsilon."""
-
-    def __init__(self, cases: list[PreparedCase], spatial_dims: int, num_classes: int) -> None:
-        self.cases = cases
-        self.spatial_dims = spatial_dims
-        self.num_classes = num_classes
-        squeeze = spatial_dims == 2
-        self.images = [torch.from_numpy(c.image[0] if squeeze else c.image)[None] for c in cases]
-        self.targets = torch.tensor([int(c.extra["category"]) for c in cases])
-        self.eps = torch.tensor([c.budget.epsilon for c in cases], dtype=torch.float32)
-
-    def __len__(self) -> int:
-        return len(self.cases)
-
-    def epoch_batches(self, config: SALMConfig, epoch: int) -> list[list[int]]:
-        """Shuffled mini-batches of equal-shape samples, the same for a seed and epoch."""
-        rng = np.random.default_rng([config.seed, epoch])
-        groups: dict[tuple, list[int]] = {}
-        for index, image in enumerate(self.images):
-            groups.setdefault(tuple(image.shape), []).append(index)
-        batches = []
-        for members in groups.values():
-            order = rng.permutation(members).tolist()
-            batches += [
-                order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)
-            ]
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def stack(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        images = torch.stack([self.images[i] for i in indices])
-        eps = self.eps[indices].view(-1, *([1] * (images.dim() - 1)))
-        return images, self.targets[indices], eps
-
-
-class _Latent:
-    """The optimised noise in units of epsilon (the release is its sign): one field per image,
-    or one per class (as large as the largest image, cropped to each image's shape)."""
-
-    def __init__(self, fields, samples: _Samples, per_class: bool) -> None:
-        self.fields, self.samples, self.per_class = fields, samples, per_class
-
-    @classmethod
-    def start(cls, samples: _Samples, config: SALMConfig) -> _Latent:
-        """Zero per image; per class, half of a texture of its own (``class_texture``), so the
-        classes differ from the first step and the shortcut can be told apart locally."""
-        if not config.per_class:
-            return cls([torch.zeros_like(image) for image in samples.images], samples, False)
-        shape = tuple(np.max([tuple(image.shape) for image in samples.images], axis=0))
-        fields = [0.5 * class_texture(k, shape) for k in range(samples.num_classes)]
-        return cls(fields, samples, True)
-
-    def of(self, index: int) -> torch.Tensor:
-        if not self.per_class:
-            return self.fields[index]
-        image = self.samples.images[index]
-        field = self.fields[int(self.samples.targets[index])]
-        return field[tuple(slice(0, n) for n in image.shape)]
-
-
-def class_texture(k: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """+-1 checkerboard texture of class ``k`` over ``(1, *spatial)``, the same on every slice:
-    periods 2 and 4 voxels in three orientations (diagonal, rows, columns), then their negatives.
-    A texture any small filter detects anywhere in the image is the shortcut a classifier learns
-    first (Yu et al., "Availability Attacks Create Shortcuts", KDD 2022)."""
-    period = 2 if (k // 3) % 2 == 0 else 4
-    sign = 1.0 if (k // 6) % 2 == 0 else -1.0
-    plane = sign * checkerboard(tuple(shape[-2:]), period, k % 3)
-    return torch.from_numpy(np.broadcast_to(plane, shape).astype(np.float32).copy())
+    noise = noise_source(generator, samples, latent, masks)
+    return [as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
 
 
 def _spatial_dims(cases: list[PreparedCase]) -> int:
@@ -327,134 +268,9 @@ def _classifier(config: SALMConfig, spatial_dims: int) -> nn.Module:
     return build_classifier(config.arch, spatial_dims, len(config.class_names), config.widen_factor)
 
 
-def _generator(spatial_dims: int, num_classes: int) -> nn.Module:
+def build_generator(spatial_dims: int, num_classes: int) -> nn.Module:
     """SALM's noise generator: the image and one constant plane per class in, raw noise out."""
     return PerturbationGenerator(spatial_dims, 1 + num_classes, (16, 32))
-
-
-def _train(model, optimiser, samples: _Samples, noise, batches: list[list[int]]) -> None:
-    """One Adam step per batch on the clean (``noise`` None) or released images."""
-    model.train()
-    for batch in batches:
-        images, targets, _ = samples.stack(batch)
-        if noise is not None:
-            images = images + noise(batch).detach()
-        loss = nn.functional.cross_entropy(model(images), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-
-
-def _masks(ranker: nn.Module, samples: _Samples, fraction: float) -> list[torch.Tensor]:
-    masks = []
-    for index in range(len(samples)):
-        images, targets, _ = samples.stack([index])
-        values = saliency(ranker, images, targets)[0].numpy()
-        masks.append(torch.from_numpy(top_k_mask(values, fraction))[None])
-    return masks
-
-
-def _signs(latent: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """The released sign: the latent's, else up in the darker half; always inwards at the window
-    edges, where the other direction could not be stored."""
-    sign = torch.where(image < 0.5, 1.0, -1.0)
-    sign = torch.where(latent > 0, 1.0, torch.where(latent < 0, -1.0, sign))
-    return torch.where(image <= 0, 1.0, torch.where(image >= 1, -1.0, sign))
-
-
-def _release(samples: _Samples, batch: list[int], latent: _Latent, masks) -> torch.Tensor:
-    """``+-eps`` on the masks of ``batch`` (B, 1, *spatial); gradient straight to the latent."""
-    images, _, eps = samples.stack(batch)
-    soft = torch.stack([latent.of(i) for i in batch])
-    mask = torch.stack([masks[i] for i in batch]).float()
-    hard = eps * _signs(soft.detach(), images) * mask
-    soft = eps * soft.clamp(-1.0, 1.0) * mask
-    return soft + (hard - soft).detach()
-
-
-def _noise_source(generator, samples, latent, masks):
-    """``batch -> released noise``: the loop's latents, or the generator's output."""
-    if generator is None:
-        return lambda batch: _release(samples, batch, latent, masks)
-    return lambda batch: _generate(generator, samples, batch, masks)
-
-
-def _generate(generator, samples: _Samples, batch, masks) -> torch.Tensor:
-    """The generator's released noise for ``batch``: input image + one constant plane per class."""
-    images, targets, eps = samples.stack(batch)
-    planes = nn.functional.one_hot(targets, samples.num_classes).float()
-    planes = planes.view(*planes.shape, *([1] * samples.spatial_dims)).expand(
-        -1, -1, *images.shape[2:]
-    )
-    inputs = torch.cat([images, planes], dim=1)
-    pad = [p for size in reversed(images.shape[2:]) for p in (0, (-size) % 2)]
-    raw = generator(nn.functional.pad(inputs, pad, mode="replicate"))
-    raw = raw[(..., *[slice(0, s) for s in images.shape[2:]])]
-    soft = eps * torch.tanh(raw)
-    mask = torch.stack([masks[i] for i in batch]).float()
-    hard = eps * _signs(soft.detach(), images) * mask
-    return soft * mask + (hard - soft * mask).detach()
-
-
-def _descend(surrogate, samples: _Samples, latent: _Latent, masks, config, steps: int) -> None:
-    """``steps`` signed descent steps of the latent on the frozen surrogate's loss, batch by
-    batch (Huang et al.'s inner minimisation); the latent stays in [-1, 1]."""
-    surrogate.eval()
-    fields = latent.fields
-    keys = list(fields) if isinstance(fields, dict) else range(len(fields))
-    for index_batch in samples.epoch_batches(config, 0):
-        for _ in range(steps):
-            for key in keys:
-                fields[key].requires_grad_(True)
-            images, targets, _ = samples.stack(index_batch)
-            if config.method == "salm-adversarial":  # towards the next class (Fowl et al.)
-                targets = (targets + 1) % samples.num_classes
-            noise = _release(samples, index_batch, latent, masks)
-            loss = nn.functional.cross_entropy(surrogate(images + noise), targets, reduction="sum")
-            grads = torch.autograd.grad(loss, [fields[k] for k in keys], allow_unused=True)
-            with torch.no_grad():
-                for key, grad in zip(keys, grads, strict=True):
-                    value = fields[key].detach()
-                    if grad is not None:
-                        value = (value - config.step_fraction * grad.sign()).clamp(-1.0, 1.0)
-                    fields[key] = value
-    surrogate.train()
-
-
-def _train_generator(generator, optimiser, surrogate, samples, masks, batches) -> None:
-    """Generator steps that lower the frozen surrogate's loss on the released images."""
-    surrogate.eval()
-    for batch in batches:
-        images, targets, _ = samples.stack(batch)
-        noise = _generate(generator, samples, batch, masks)
-        loss = nn.functional.cross_entropy(surrogate(images + noise), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    surrogate.train()
-
-
-@torch.no_grad()
-def _accuracy(model: nn.Module, samples: _Samples, noise) -> float:
-    model.eval()
-    correct = 0
-    for batch in samples.epoch_batches(SALMConfig(), 0):
-        images, targets, _ = samples.stack(batch)
-        correct += int((model(images + noise(batch)).argmax(1) == targets).sum())
-    model.train()
-    return correct / len(samples)
-
-
-def _random_release(samples, masks, seed: int, image_id: str, index: int = 0) -> np.ndarray:
-    rng = np.random.default_rng([seed, int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16)])
-    signs = torch.from_numpy(rng.choice([-1.0, 1.0], size=masks[index].shape).astype(np.float32))
-    latent = _Latent({index: signs}, samples, per_class=False)
-    released = _release(samples, [index], latent, {index: masks[index]})
-    return _as_case(released, samples.cases[index])
-
-
-def _as_case(noise: torch.Tensor, case: PreparedCase) -> np.ndarray:
-    return noise.detach().reshape(case.image.shape).numpy().astype(np.float32)
 
 
 def _fingerprint(case: PreparedCase, config: SALMConfig) -> str:
@@ -479,7 +295,7 @@ def load_salm(path: str | Path) -> SALMPerturber:
     if payload.get("class_noise") is not None:
         perturber.class_noise = list(payload["class_noise"])
     if payload.get("generator") is not None:
-        generator = _generator(dims, len(config.class_names))
+        generator = build_generator(dims, len(config.class_names))
         generator.load_state_dict(payload["generator"])
         perturber.generator = generator.eval()
     return perturber
