@@ -1,7 +1,7 @@
 """Fit a protection method on a dataset and save it, for ``medue protect --generator``.
 
-UMed and EMN save a trained generator (``.pt``); the fixed patterns and baselines save their
-parameters and key (JSON), so every release made with it carries the same pattern."""
+UMed, EMN and SALM save their trained networks (``.pt``); the fixed patterns and baselines save
+their parameters and key (JSON), so every release made with it carries the same pattern."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ HELP = "fit a method on a dataset and save it (a generator, or a pattern's key)"
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="dataset folder, image file or DICOM series")
-    parser.add_argument("generator", type=Path, help="output: .pt (UMed/EMN), .json (patterns)")
+    parser.add_argument("generator", type=Path, help="output: .pt or .json (patterns)")
     add_protection_arguments(parser)
 
 
