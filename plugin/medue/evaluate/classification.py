@@ -32,15 +32,17 @@ from medue.methods.base import (
     check_cancel,
     no_progress,
 )
+from medue.networks.classifier import ARCHITECTURES
 
-CLASSIFIER_VICTIMS = ("resnet18", "densenet121")
+CLASSIFIER_VICTIMS = ARCHITECTURES
+"""The victims ``medue evaluate`` trains on a classification release: every MONAI classifier."""
 
 
 @dataclass(frozen=True)
 class ClassificationSettings:
     """Which victims, countermeasures, seeds and how long they train."""
 
-    victims: tuple[str, ...] = ("resnet18", "densenet121")
+    victims: tuple[str, ...] = CLASSIFIER_VICTIMS
     countermeasures: tuple[str, ...] = ("none",)
     seeds: tuple[int, ...] = (0, 1, 2)
     epochs: int = 20
