@@ -322,3 +322,17 @@ def test_results_are_python_floats(mni_uint8: np.ndarray) -> None:
         metrics.dice(mni_uint8 > 50, test > 50),
     ]
     assert all(type(v) is float for v in values)
+
+
+@pytest.mark.parametrize(
+    "where", [(slice(20, 30), slice(40, 60), slice(50, 70)), (0, 0, 0), (-1, -1, -1)]
+)
+def test_ssim_of_a_local_change_matches_skimage(mni_float: np.ndarray, where: tuple) -> None:
+    # ssim computes only the box around the changes (plus one window); in the middle, at the
+    # first and at the last voxel (where the reflected border is part of the box) it must equal
+    # the whole-image SSIM.
+    test = mni_float.copy()
+    test[where] += np.random.default_rng(1).normal(0, 0.05, test[where].shape)
+    expected = _skimage_ssim(mni_float, test, 1.0)
+    assert metrics.ssim(mni_float, test, data_range=1.0) == pytest.approx(expected, abs=1e-12)
+    assert expected < 1.0

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from medue import __version__
-from medue.commands import evaluate, fit, info, protect
+from medue.commands import evaluate, fit, info, protect, serve
 from medue.errors import InputError
 
-COMMANDS = {"info": info, "fit": fit, "protect": protect, "evaluate": evaluate}
+COMMANDS = {"info": info, "fit": fit, "protect": protect, "evaluate": evaluate, "serve": serve}
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
 

@@ -150,7 +150,22 @@ def ssim(
         )
     pad = (win - 1) // 2
     inner = tuple(slice(pad, n - pad) for n in ref.shape)
-    return float(_ssim_map(ref, tst, rng, sigma)[inner].mean(dtype=np.float64))
+    changed = np.argwhere(ref != tst)
+    if changed.size == 0:
+        return 1.0
+    # The local SSIM is exactly 1 wherever no voxel within the window changed, so only the box
+    # around the changes (+ one window) is computed, from inputs within one more window.
+    low, high = changed.min(axis=0), changed.max(axis=0) + 1
+    crop = tuple(slice(max(0, lo - 2 * pad), min(n, hi + 2 * pad))
+                 for lo, hi, n in zip(low, high, ref.shape, strict=True))  # fmt: skip
+    local = _ssim_map(ref[crop], tst[crop], rng, sigma)
+    region = tuple(
+        slice(max(lo - pad, c.start, i.start) - c.start, min(hi + pad, c.stop, i.stop) - c.start)
+        for lo, hi, c, i in zip(low, high, crop, inner, strict=True)
+    )
+    counted = int(np.prod([n - 2 * pad for n in ref.shape]))
+    values = local[region]
+    return float((values.sum(dtype=np.float64) + (counted - values.size)) / counted)
 
 
 def ssim_slices(

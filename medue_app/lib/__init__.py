@@ -1,0 +1,1 @@
+"""Wiring between MONAI Label and ``medue`` (no protection logic here)."""

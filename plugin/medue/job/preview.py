@@ -1,0 +1,88 @@
+"""Preview one case: the protected image a job would write, in memory, with its visibility.
+
+What a clinician looks at before protecting a dataset. The values are the ones a job writes
+(perturbed within the budget and rounded to what the file can store, ``job.apply``), returned as
+floats in native units (HU on CT) on the source's grid; nothing is written beside the original.
+Methods with nothing to fit (the patterns and baselines) preview at once; fitted methods (UMed,
+EMN, SALM) need a fitted perturber: the dataset's saved one (``medue fit`` or an earlier job) —
+fitting on one case would take minutes and would not be what the job writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from medue.datasets import Case, load_case
+from medue.errors import InputError
+from medue.intensity import default_window
+from medue.io.atomic import atomic_path
+from medue.io.image_file import apply_geometry
+from medue.io.volume import Volume
+from medue.job.apply import measure_change, perturbed_array
+from medue.job.run import ProtectSettings
+from medue.methods import JSON_METHODS, FitOptions, fit_method
+from medue.methods.base import Perturber
+from medue.methods.salm import changed_fraction
+from medue.prepare import prepare_case, prepare_classified
+
+
+@dataclass
+class Preview:
+    """A case and its protected values: ``protected`` is (z, y, x) native units, float64."""
+
+    original: Volume
+    protected: np.ndarray
+    metrics: dict
+    budget: dict
+
+    @property
+    def perturbation(self) -> np.ndarray:
+        """protected - original, native units (HU on CT)."""
+        return self.protected - self.original.array.astype(np.float64)
+
+
+def preview_case(case: Case, settings: ProtectSettings, perturber: Perturber | None) -> Preview:
+    """Protect ``case`` in memory. Raises InputError for a bad case or a fitted method without a
+    saved perturber."""
+    if perturber is None and settings.method not in JSON_METHODS:
+        raise InputError(
+            case.image,
+            f"{settings.method} needs a fitted method to preview: run a protect job (or "
+            "`medue fit`) on the dataset first, then preview again",
+        )
+    loaded = load_case(case, require_label=settings.roi.box is None and not settings.classification)
+    window = default_window(loaded.image.array, loaded.image.modality, settings.ct_window)
+    if settings.classification:
+        names = perturber.class_names  # a saved SALM perturber knows its classes
+        fraction = changed_fraction(settings.method, perturber.top_k)
+        prepared = prepare_classified(loaded, settings.budget, window, names, fraction)
+    else:
+        values = perturber.class_values if perturber is not None else _label_values(loaded.label)
+        prepared = prepare_case(loaded, settings.roi, settings.budget, window, values or None)
+    if perturber is None:
+        perturber = fit_method(settings.method, [prepared], FitOptions(seed=settings.seed,
+                               class_values=tuple(values or ())))  # fmt: skip
+    protected = perturbed_array(loaded.image, prepared, perturber)
+    region = prepared.allowed.reshape(loaded.image.shape)
+    metrics = measure_change(loaded.image.array, protected, region, prepared.budget.noise_sigma)
+    return Preview(loaded.image, protected.astype(np.float64), metrics, prepared.budget.as_dict())
+
+
+def write_preview(preview: Preview, path: Path, perturbation: bool = False) -> Path:
+    """The protected image (or the perturbation) as a float32 file on the source's grid."""
+    values = preview.perturbation if perturbation else preview.protected
+    image = sitk.GetImageFromArray(values.astype(np.float32))
+    apply_geometry(image, preview.original.geometry)
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(image, str(tmp), useCompression=True, compressionLevel=1)
+    return path
+
+
+def _label_values(label: np.ndarray | None) -> tuple[int, ...]:
+    if label is None:
+        return (1,)
+    return tuple(int(v) for v in np.unique(label) if v)

@@ -1,0 +1,128 @@
+"""The ``/protect`` HTTP endpoints (FastAPI), speaking HTTP only: ``service`` does the work.
+
+- ``GET  /protect/methods``             methods and presets a client can offer
+- ``GET  /protect/images``              the dataset's image ids
+- ``POST /protect/jobs``                start a job (body: ``medue.server.protect_request``) → 201
+- ``GET  /protect/jobs``                every job, oldest first
+- ``GET  /protect/jobs/{id}``           state, phase, done/total, ETA, per-image status, metrics
+- ``DELETE /protect/jobs/{id}``         cancel
+- ``GET  /protect/jobs/{id}/report``    the manifest (``?format=json``) or the HTML report
+- ``GET  /protect/jobs/{id}/figures/{name}``  the report's figures
+- ``GET  /protect/result?image=ID[&export=NAME]``  a protected copy (a DICOM series as a zip)
+
+Every refusal is one JSON ``{"detail": message}`` with a 4xx status. When MONAI Label's auth is
+on, every endpoint needs its admin role (MONAI Label's own ``RBAC`` dependency).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse
+from monailabel.config import settings
+from monailabel.endpoints.user.auth import RBAC
+
+from medue.budget import PRESETS
+from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, METHODS
+from medue.server.protect_request import RequestError
+from medue.server.service import ProtectService
+
+router = APIRouter(
+    prefix="/protect",
+    tags=["protect"],
+    dependencies=[Depends(RBAC(settings.MONAI_LABEL_AUTH_ROLE_ADMIN))],
+)
+_service: ProtectService | None = None
+
+
+def use_service(service: ProtectService) -> None:
+    """Set the service the endpoints act on (the app does this once at start)."""
+    global _service
+    _service = service
+
+
+def service() -> ProtectService:
+    if _service is None:
+        raise RequestError("the protect service is not configured on this server", status=503)
+    return _service
+
+
+def answer(work: Callable[[], object]) -> object:
+    """Run ``work``; a RequestError becomes its status and one-line message."""
+    try:
+        return work()
+    except RequestError as error:
+        return JSONResponse({"detail": str(error)}, status_code=error.status)
+
+
+@router.get("/methods")
+def methods() -> dict:
+    return {
+        "default": DEFAULT_METHOD,
+        "methods": list(METHODS),
+        "classification": list(CLASSIFICATION_METHODS),
+        "presets": {name: preset.meaning for name, preset in PRESETS.items()},
+    }
+
+
+@router.get("/images")
+def images(method: str = DEFAULT_METHOD):
+    return answer(lambda: {"images": service().image_ids(method)})
+
+
+@router.post("/jobs", status_code=201)
+async def submit(request: Request):
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as error:
+        return JSONResponse({"detail": f"the request body is not valid JSON: {error}"}, 400)
+    return answer(lambda: service().submit(body).view())
+
+
+@router.get("/jobs")
+def jobs():
+    return answer(lambda: {"jobs": [job.view() for job in service().store.jobs()]})
+
+
+@router.get("/jobs/{job_id}")
+def job(job_id: str):
+    return answer(lambda: service().job(job_id).view())
+
+
+@router.delete("/jobs/{job_id}")
+def cancel(job_id: str):
+    return answer(lambda: service().cancel(job_id).view())
+
+
+@router.get("/jobs/{job_id}/report")
+def report(job_id: str, format: str = "html"):  # noqa: A002 - the query parameter's name
+    return answer(lambda: FileResponse(service().report(job_id, format)))
+
+
+@router.get("/jobs/{job_id}/figures/{name}")
+def figure(job_id: str, name: str):
+    return answer(lambda: FileResponse(service().figure(job_id, name), media_type="image/png"))
+
+
+@router.get("/result")
+def result(image: str, background: BackgroundTasks, export: str | None = None):
+    def work():
+        path = service().result(image, export)
+        if path.is_file():
+            return FileResponse(path, filename=path.name)
+        archive = _zip(path)  # a DICOM series folder
+        background.add_task(shutil.rmtree, archive.parent, True)
+        return FileResponse(archive, filename=f"{image}.zip", media_type="application/zip")
+
+    return answer(work)
+
+
+def _zip(folder: Path) -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix="medue-result-"))
+    return Path(shutil.make_archive(str(scratch / folder.name), "zip", folder))

@@ -1,0 +1,132 @@
+"""What the ``/protect`` endpoints do, without HTTP: submit, look up, cancel, find outputs.
+
+One service per server: one studies folder (the dataset; its images are only read) and one
+export folder, where each job's release goes into a sub-folder named by the request's ``export``
+(each a valid studies folder in its own right: images, ``labels/final`` copied, ``medue/``
+manifest and report). The job store lives in ``EXPORT/.medue-jobs``. A dataset runs one job at a
+time: a second submission while one is queued or running is refused (409).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from medue.class_datasets import discover_classified
+from medue.datasets import discover_cases
+from medue.errors import InputError
+from medue.job.outputs import REPORT_FOLDER
+from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, load_perturber
+from medue.methods.base import Perturber
+from medue.server.protect_request import RequestError, parse_request, plain_name
+from medue.server.store import Job, JobStore, read_json
+from medue.server.supervisor import Supervisor
+
+JOBS_FOLDER = ".medue-jobs"
+
+
+class ProtectService:
+    """Protect jobs over ``studies`` into ``export`` (created if needed)."""
+
+    def __init__(self, studies: str | Path, export: str | Path) -> None:
+        self.studies = Path(studies).resolve()
+        self.export = Path(export).resolve()
+        if self.export == self.studies or self.studies in self.export.parents:
+            raise InputError(self.export, "the export folder must be outside the studies folder")
+        if self.export in self.studies.parents:
+            raise InputError(self.export, "the export folder must not contain the studies folder")
+        self.store = JobStore(self.export / JOBS_FOLDER)
+        self.supervisor = Supervisor(self.store)
+        self._submitting = threading.Lock()
+
+    def image_ids(self, method: str = DEFAULT_METHOD) -> list[str]:
+        """The dataset's image ids (classification methods read its class table)."""
+        try:
+            if method in CLASSIFICATION_METHODS:
+                cases = discover_classified(self.studies)
+            else:
+                cases = discover_cases(self.studies)
+        except InputError as error:
+            raise RequestError(str(error), status=409) from None
+        return [case.image_id for case in cases]
+
+    def submit(self, body: Any) -> Job:
+        """A new job from a decoded JSON body, started in the background."""
+        method = body.get("method", DEFAULT_METHOD) if isinstance(body, dict) else DEFAULT_METHOD
+        ids = self.image_ids(method if isinstance(method, str) else DEFAULT_METHOD)
+        request = parse_request(body, set(ids))
+        with self._submitting:
+            busy = self.store.active()
+            if busy:
+                raise RequestError(
+                    f"job {busy[0].id} is still {busy[0].state} on this dataset; wait for it or "
+                    f"cancel it (DELETE /protect/jobs/{busy[0].id})",
+                    status=409,
+                )
+            images = list(request.images) if request.images is not None else ids
+            job = self.store.create(request.as_dict(), str(self.studies),
+                                    self.export / request.export, images)  # fmt: skip
+        self.supervisor.start(job)
+        return job
+
+    def job(self, job_id: str) -> Job:
+        job = self.store.get(plain_name(job_id, "job id"))
+        if job is None:
+            raise RequestError(f"no job {job_id!r}", status=404)
+        return job
+
+    def cancel(self, job_id: str) -> Job:
+        job = self.job(job_id)
+        if job.state in ("done", "failed", "cancelled"):
+            raise RequestError(f"job {job_id} is already {job.state}", status=409)
+        self.supervisor.cancel(job)
+        return self.job(job_id)
+
+    def report(self, job_id: str, kind: str) -> Path:
+        """The job's ``manifest.json`` (kind ``json``) or ``report.html`` (``html``)."""
+        if kind not in ("json", "html"):
+            raise RequestError(f"format must be json or html, got {kind!r}")
+        job = self.job(job_id)
+        path = job.output / REPORT_FOLDER / ("manifest.json" if kind == "json" else "report.html")
+        if job.state != "done" or not path.is_file():
+            raise RequestError(f"job {job_id} has no report yet (it is {job.state})", status=409)
+        return path
+
+    def figure(self, job_id: str, name: str) -> Path:
+        path = self.job(job_id).output / REPORT_FOLDER / "figures" / plain_name(name, "figure")
+        if not path.is_file():
+            raise RequestError(f"no figure {name!r} for job {job_id}", status=404)
+        return path
+
+    def result(self, image: str, export: str | None) -> Path:
+        """The protected copy of ``image`` in the release ``export`` (default: the newest)."""
+        plain_name(image, "image")
+        release = self._release(export)
+        for case in read_json(release / REPORT_FOLDER / "manifest.json").get("cases", []):
+            if case["image_id"] == image and Path(case["output"]).exists():
+                return Path(case["output"])
+        raise RequestError(f"no protected copy of {image!r} in release {release.name!r}", 404)
+
+    def _release(self, export: str | None) -> Path:
+        if export is not None:
+            folder = self.export / plain_name(export, "export")
+            if not (folder / REPORT_FOLDER / "manifest.json").is_file():
+                raise RequestError(f"no finished release named {export!r}", status=404)
+            return folder
+        done = [job for job in self.store.jobs() if job.state == "done"]
+        if not done:
+            raise RequestError("no finished release yet", status=404)
+        return done[-1].output
+
+
+def saved_perturber(export: Path, method: str) -> Perturber | None:
+    """The method fitted by the newest finished release in ``export`` that used ``method``."""
+    found = []
+    for manifest in Path(export).glob(f"*/{REPORT_FOLDER}/manifest.json"):
+        record = read_json(manifest)
+        generator = (record.get("generator") or {}).get("path")
+        same = record.get("settings", {}).get("method") == method
+        if same and generator and Path(generator).is_file():
+            found.append((manifest.stat().st_mtime, Path(generator)))
+    return load_perturber(max(found)[1]) if found else None

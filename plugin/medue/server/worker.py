@@ -1,0 +1,151 @@
+"""The background process that runs one protect job: ``python -m medue.server.worker JOB_FOLDER``.
+
+It drives the same engine function as ``medue protect`` (``medue.job.protect_dataset``) and writes
+the job's ``status.json`` as it goes (phase, done/total, ETA; at most twice a second). A cancel is
+the ``cancel`` file in the job's folder, checked by the engine between cases and fit steps.
+
+Run again on a job whose earlier worker died (``kill -9``, power loss), it resumes: when that
+worker had finished fitting, the method it saved in the release is loaded instead of fitted again,
+and every image the release records as finished, with its files unchanged, is kept as it is
+(``medue.job.resume``). The worker is started by ``medue.server.supervisor`` with the job's lock
+already taken for it (an inherited descriptor), so two workers never run one job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from medue.class_datasets import discover_classified
+from medue.datasets import Case, discover_cases
+from medue.errors import InputError
+from medue.job import protect_dataset
+from medue.job.outputs import REPORT_FOLDER
+from medue.methods import load_perturber
+from medue.methods.base import Cancelled, Perturber
+from medue.server.protect_request import ProtectRequest
+from medue.server.store import JobStore, read_json, write_json
+
+log = logging.getLogger("medue.server.worker")
+STATUS_INTERVAL = 0.5  # seconds between status writes within a phase
+
+
+class FileCancel:
+    """A cancel token that is set once the job's ``cancel`` file exists."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def is_set(self) -> bool:
+        return self.path.exists()
+
+
+class StatusWriter:
+    """The engine's progress callback, written to ``status.json`` with a per-phase ETA."""
+
+    def __init__(self, path: Path, fitted: str | None) -> None:
+        self.path = path
+        self.phase, self.phase_started, self.last_write = "", 0.0, 0.0
+        self.fitted = fitted
+        self.write({"state": "running", "phase": "prepare", "done": 0, "total": 0})
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase != self.phase:
+            self.phase, self.phase_started = phase, now
+        elif now - self.last_write < STATUS_INTERVAL and done < total:
+            return
+        elapsed = now - self.phase_started
+        eta = elapsed / done * (total - done) if done else None
+        self.write({"state": "running", "phase": phase, "done": done, "total": total,
+                    "eta_seconds": round(eta, 1) if eta is not None else None})  # fmt: skip
+
+    def write(self, status: dict) -> None:
+        self.last_write = time.monotonic()
+        status = {**status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"), "fitted": self.fitted}
+        write_json(self.path, status)
+
+
+def run_job(folder: Path) -> str:
+    """Run (or resume) the job in ``folder``; returns its final state."""
+    job = JobStore(folder.parent).get(folder.name)
+    if job is None:
+        raise InputError(folder, "no job record (job.json) here")
+    request = ProtectRequest.from_dict(job.record["request"])
+    cancel = FileCancel(folder / "cancel")
+    status = StatusWriter(folder / "status.json", read_json(folder / "status.json").get("fitted"))
+    try:
+        perturber = _fitted_earlier(job.output, status.fitted)
+        cases = _cases(Path(job.record["studies"]), request, job.record["images"])
+        if cancel.is_set():
+            raise Cancelled()
+        outcome = protect_dataset(
+            Path(job.record["studies"]), cases, job.output, request.settings, perturber,
+            _noting_fit(status, job.output), cancel,
+        )  # fmt: skip
+    except Cancelled:
+        status.write({"state": "cancelled", "phase": status.phase})
+        return "cancelled"
+    except InputError as error:
+        status.write({"state": "failed", "phase": status.phase, "error": str(error)})
+        return "failed"
+    except Exception as error:  # a bug: the job says so, the log has the traceback
+        log.exception("job %s failed", folder.name)
+        problem = f"internal error: {error}"
+        status.write({"state": "failed", "phase": status.phase, "error": problem})
+        return "failed"
+    manifest = read_json(outcome.manifest)
+    ids = {str(case.image): case.image_id for case in cases}
+    failed = [
+        {"image_id": ids.get(f.source, Path(f.source).name), "problem": f.problem}
+        for f in outcome.failures
+    ]
+    status.write({"state": "done", "phase": "done", "done": len(cases), "total": len(cases),
+                  "summary": manifest.get("summary"), "failed": failed})  # fmt: skip
+    return "done"
+
+
+def _cases(studies: Path, request: ProtectRequest, images: list[str]) -> list[Case]:
+    if request.settings.classification:
+        cases = discover_classified(studies)
+    else:
+        cases = discover_cases(studies)
+    wanted = set(images)
+    return [case for case in cases if case.image_id in wanted]
+
+
+def _fitted_earlier(output: Path, fitted: str | None) -> Perturber | None:
+    """The method an earlier worker of this job fitted and saved, if it got that far."""
+    if fitted and Path(fitted).is_file():
+        log.info("resuming with the method fitted earlier: %s", fitted)
+        return load_perturber(Path(fitted))
+    return None
+
+
+def _noting_fit(status: StatusWriter, output: Path):
+    """Progress that also records the saved method once applying starts (it is saved before)."""
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "apply" and status.fitted is None:
+            saved = sorted((output / REPORT_FOLDER).glob("generator.*"))
+            status.fitted = str(saved[0]) if saved else None
+        status(phase, done, total)
+
+    return progress
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="run one MedUE protect job (the server's worker)")
+    parser.add_argument("job", type=Path, help="the job's folder in the server's job store")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    state = run_job(args.job.resolve())
+    log.info("job %s: %s", args.job.name, state)
+    return 0 if state != "failed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
