@@ -19,10 +19,12 @@ from monailabel.app import app
 from monailabel.config import settings
 
 from medue.errors import InputError
+from medue.server import auth
 from medue.server.router import router, use_service
 from medue.server.service import ProtectService
 
 log = logging.getLogger("medue.server")
+auth.install()  # MONAI Label 0.8.5's token check fails under PyJWT 2 (see medue.server.auth)
 app.include_router(router, prefix=settings.MONAI_LABEL_API_STR)
 
 

@@ -1,0 +1,136 @@
+"""Protect jobs over plain HTTP against a real ``medue serve`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from medue.io import read_volume
+from tests.server.running import Server, tree_hashes
+
+
+def _originals_intact(studies, originals: dict) -> None:
+    now = tree_hashes(studies)
+    assert {name: now.get(name) for name in originals} == originals
+
+
+def test_whole_dataset_job_writes_verified_copies(server: Server, studies, originals) -> None:
+    answer = server.post("/protect/jobs", json={"preset": "strong"})
+    assert answer.status_code == 201, answer.text
+    job = answer.json()
+    seen: list[dict] = []
+    final = server.wait_for(job["id"], seen=seen)
+    assert final["state"] == "done", final
+    # progress: phases in order, done never above total, an ETA while applying
+    phases = [s["phase"] for s in seen]
+    assert "apply" in phases and phases[-1] == "done"
+    assert all(s["done"] <= s["total"] for s in seen)
+    assert [i["status"] for i in final["images"]] == ["done"] * 5
+    manifest = server.get(f"/protect/jobs/{job['id']}/report", params={"format": "json"}).json()
+    for case in manifest["cases"]:
+        source, copy = read_volume(case["source"]), read_volume(case["output"])
+        assert copy.shape == source.shape and copy.geometry.matches(source.geometry)
+        assert copy.encoding.stored_dtype == source.encoding.stored_dtype
+        change = np.abs(copy.array.astype(float) - source.array.astype(float)).max()
+        assert 0 < change <= case["epsilon_native"] + 1e-6
+        assert case["metrics"]["psnr_db"] >= 45.0
+    html = server.get(f"/protect/jobs/{job['id']}/report")
+    assert html.status_code == 200 and "MedUE protection report" in html.text
+    figure = manifest["cases"][0]["figure"].split("/")[-1]
+    assert server.get(f"/protect/jobs/{job['id']}/figures/{figure}").content[:4] == b"\x89PNG"
+    download = server.get("/protect/result", params={"image": "brain2"})
+    written = server.export / final["export"] / "brain2.nii.gz"
+    assert (
+        hashlib.sha256(download.content).digest() == hashlib.sha256(written.read_bytes()).digest()
+    )
+    assert (server.export / final["export"] / "labels" / "final" / "brain2.nii.gz").is_file()
+    _originals_intact(studies, originals)
+
+
+BAD_REQUESTS = [
+    ({"method": "nope"}, 400, "unknown method"),
+    ({"preset": "loud"}, 400, "unknown preset"),
+    ({"epsilon": -3}, 400, "positive number"),
+    ({"epsilon": "6"}, 400, "positive number"),
+    ({"preset": "strong", "epsilon": 6}, 400, "not both"),
+    ({"images": ["nobody"]}, 404, "unknown image id"),
+    ({"images": ["../brain1"]}, 400, "plain name"),
+    ({"images": ["a/b"]}, 400, "plain name"),
+    ({"export": "../outside"}, 400, "plain name"),
+    ({"export": "a\\b"}, 400, "plain name"),
+    ({"roi": {"box": [0, 0, 0, 1, 1]}}, 400, "roi.box"),
+    ({"seed": -1}, 400, "seed"),
+    ({"colour": "red"}, 400, "unknown field"),
+    ([1, 2], 400, "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), BAD_REQUESTS)
+def test_bad_request_gets_one_clear_message(server: Server, body, status, words) -> None:
+    answer = server.post("/protect/jobs", json=body)
+    assert answer.status_code == status
+    assert words in answer.json()["detail"]
+
+
+def test_malformed_json_and_unknown_job(server: Server) -> None:
+    answer = server.post(
+        "/protect/jobs", data=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400 and "not valid JSON" in answer.json()["detail"]
+    assert server.get("/protect/jobs/0123456789ab").status_code == 404
+    assert server.get("/protect/jobs/..%2Fetc").status_code in (400, 404)
+    assert (
+        server.get("/protect/result", params={"image": "brain2", "export": "../x"}).status_code
+        == 400
+    )
+
+
+def test_second_job_is_refused_then_cancel_stops_the_first(server: Server) -> None:
+    first = server.post("/protect/jobs", json={"export": "cancelled-run"}).json()
+    second = server.post("/protect/jobs", json={"export": "other"})
+    assert second.status_code == 409 and first["id"] in second.json()["detail"]
+    assert server.delete(f"/protect/jobs/{first['id']}").status_code == 200
+    final = server.wait_for(first["id"])
+    assert final["state"] == "cancelled"
+    leftovers = [p for p in (server.export / "cancelled-run").rglob(".medue-tmp*")]
+    assert leftovers == []
+    assert server.delete(f"/protect/jobs/{first['id']}").status_code == 409
+    listed = server.get("/protect/jobs").json()["jobs"]
+    assert first["id"] in [job["id"] for job in listed]
+
+
+def test_preview_returns_the_protected_image_on_its_grid(server: Server, studies) -> None:
+    answer = server.post(
+        "/infer/protect_pattern-blocks", params={"image": "brain2", "output": "image"}
+    )
+    assert answer.status_code == 200, answer.text
+    preview = server.export.parent / "preview.nii.gz"
+    preview.write_bytes(answer.content)
+    image, source = read_volume(preview), read_volume(studies / "brain2.nii.gz")
+    assert image.array.dtype == np.float32 and image.geometry.matches(source.geometry)
+    change = np.abs(image.array - source.array)
+    assert 0 < change.max() <= 16 + 1e-3  # within the balanced budget on this image (16 units)
+    numbers = server.post(
+        "/infer/protect_pattern-blocks",
+        params={"image": "brain2", "output": "json"},
+        data={"params": '{"perturbation": true, "epsilon": 5}'},
+    ).json()
+    assert numbers["budget"]["epsilon_native"] == 5 and numbers["metrics"]["max_abs_change"] <= 5
+
+
+def test_preview_refusals_are_clear(server: Server) -> None:
+    unknown = server.post(
+        "/infer/protect_pattern-blocks", params={"image": "nobody", "output": "json"}
+    )
+    assert unknown.status_code == 404 and "no such image" in unknown.json()["detail"]
+    unfitted = server.post("/infer/protect_emn", params={"image": "brain2", "output": "json"})
+    assert unfitted.status_code == 400 and "needs a fitted method" in unfitted.json()["detail"]
+
+
+def test_info_lists_a_preview_task_per_method(server: Server) -> None:
+    models = server.get("/info/").json()["models"]
+    methods = server.get("/protect/methods").json()
+    assert {f"protect_{m}" for m in methods["methods"]} <= set(models)
+    assert models["protect_umed"]["config"]["method"] == "umed"
