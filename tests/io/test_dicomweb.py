@@ -117,7 +117,7 @@ def test_protected_copy_goes_back_as_a_new_derived_series_of_the_same_study(
     )
     assert result.returncode == 0, result.stderr
 
-    stored = store_series(url, out / "lung1")
+    stored = store_series(url, out / "lung1", batch_bytes=8 * 2**20)  # in 4 requests
     assert stored.study_instance_uid == original["study"]
     assert stored.series_instance_uid != original["series"]
     assert stored.instances == 48

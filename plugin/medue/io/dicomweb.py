@@ -236,7 +236,7 @@ def _dicom_json(url: str, found: list) -> list[dict]:
 
 
 def _all_pages(url: str, search: Callable[..., list], **query) -> list[dict]:
-    """Every result of a QIDO-RS search, page after page (``offset``, PS3.18 8.3.4.4).
+    """Every result of a QIDO-RS search, page after page (``offset``, PS3.18 section 8.3.4).
 
     ``dicomweb-client``'s own paging loops for ever on a server that ignores ``offset``; here a
     page starting with the first page's first result ends the search.
