@@ -36,7 +36,12 @@ if ! apt-cache show orthanc-dicomweb > /dev/null 2>&1; then
   apt-get update -qq
 fi
 echo "[services] installing orthanc and orthanc-dicomweb (Debian packages)"
-apt-get install -y -qq --no-install-recommends orthanc orthanc-dicomweb > /dev/null
+install() { apt-get install -y -qq --no-install-recommends orthanc orthanc-dicomweb > /dev/null; }
+if ! install; then  # stale package lists name files the mirror no longer has
+  echo "[services] apt-get update, then installing again"
+  apt-get update -qq
+  install
+fi
 
 # If a service was started anyway (a machine whose policy allows it), stop it: our tests run
 # their own instance, and a stray one would hold the default ports.
