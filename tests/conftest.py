@@ -1,4 +1,5 @@
-"""Shared fixtures: the real sample dataset, built once per test session by sample_data/build.py.
+"""Shared fixtures: the real sample dataset, built once per test session by sample_data/build.py,
+and a real Orthanc PACS started once per session when a test asks for it.
 
 The builder is idempotent (a no-op when ``sample_data/build/.built`` is current), so only the
 first session on a machine pays for the download and conversion (a few seconds).
@@ -15,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.services.orthanc import Orthanc, OrthancMissing, orthanc_binary, running_orthanc
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_OUT = REPO / "sample_data" / "build"
@@ -79,3 +82,20 @@ def two_cases(sample_dataset: Path, tmp_path_factory) -> Path:
         shutil.copy(sample_dataset / f"{case}.nii.gz", folder)
         shutil.copy(sample_dataset / f"labels/final/{case}.nii.gz", folder / "labels/final")
     return folder
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory) -> Iterator[Orthanc]:
+    """A real Orthanc with DICOMweb on 127.0.0.1 (free ports, empty temporary storage).
+
+    Fails (never skips) when Orthanc is not installed: ``scripts/services.sh`` installs it.
+    """
+    try:
+        orthanc_binary()
+    except OrthancMissing as missing:
+        problem = str(missing)
+    else:
+        with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+            yield server
+        return
+    pytest.fail(problem, pytrace=False)
