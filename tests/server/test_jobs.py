@@ -64,6 +64,8 @@ BAD_REQUESTS = [
     ({"seed": -1}, 400, "seed"),
     ({"colour": "red"}, 400, "unknown field"),
     ([1, 2], 400, "JSON object"),
+    ({"store": True}, 400, "store is for studies in a PACS"),
+    ({"store": "yes"}, 400, "store must be"),
 ]
 
 

@@ -7,8 +7,9 @@ The body of ``POST /protect/jobs``::
      "preset": "balanced" | "epsilon": 6, # one of the presets, or max change in native units
      "roi": {"labels": [1]} | {"box": [z0, y0, x0, z1, y1, x1]},  # default: the dataset's labels
      "seed": 0, "iterations": null, "top_k": null,   # method settings (top_k: SALM only)
-     "export": "name"}                    # release folder under the export folder (default:
+     "export": "name",                    # release folder under the export folder (default:
                                           # method-preset, e.g. "pattern-blocks-balanced")
+     "store": false}                      # PACS only: store each protected series back (STOW-RS)
 
 Everything is checked here, before a job exists: each problem is one :class:`RequestError` with a
 message naming the field. Names that become paths (export, image ids) must be plain names: no
@@ -27,7 +28,18 @@ from medue.methods import DEFAULT_METHOD, METHODS
 from medue.prepare import RoiSpec
 
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-FIELDS = {"method", "images", "preset", "epsilon", "roi", "seed", "iterations", "top_k", "export"}
+FIELDS = {
+    "method",
+    "images",
+    "preset",
+    "epsilon",
+    "roi",
+    "seed",
+    "iterations",
+    "top_k",
+    "export",
+    "store",
+}
 
 
 class RequestError(ValueError):
@@ -40,14 +52,17 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True)
 class ProtectRequest:
-    """A checked request: the job's settings, its images (None: all) and its release name."""
+    """A checked request: the job's settings, its images (None: all), its release name and
+    whether to store the protected series back in the PACS."""
 
     settings: ProtectSettings
     images: tuple[str, ...] | None
     export: str
+    store: bool = False
 
     def as_dict(self) -> dict:
-        return {"settings": self.settings.as_dict(), "images": self.images, "export": self.export}
+        return {"settings": self.settings.as_dict(), "images": self.images, "export": self.export,
+                "store": self.store}  # fmt: skip
 
     @classmethod
     def from_dict(cls, saved: dict) -> ProtectRequest:
@@ -64,6 +79,7 @@ class ProtectRequest:
             ),
             images=tuple(saved["images"]) if saved["images"] is not None else None,
             export=saved["export"],
+            store=saved.get("store", False),
         )
 
 
@@ -90,7 +106,10 @@ def parse_request(body: Any, known_images: set[str]) -> ProtectRequest:
     images = _images(body.get("images", "all"), known_images)
     default_export = f"{method}-{budget.preset or f'eps{budget.epsilon:g}'}"
     export = plain_name(body.get("export", default_export), "export")
-    return ProtectRequest(settings, images, export)
+    store = body.get("store", False)
+    if not isinstance(store, bool):
+        raise RequestError(f"store must be true or false, got {store!r}")
+    return ProtectRequest(settings, images, export, store)
 
 
 def plain_name(value: Any, field: str) -> str:

@@ -13,29 +13,33 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from medue.class_datasets import discover_classified
-from medue.datasets import discover_cases
 from medue.errors import InputError
+from medue.io.dicomweb import PacsError
 from medue.job.outputs import REPORT_FOLDER
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, load_perturber
 from medue.methods.base import Perturber
-from medue.server.protect_request import RequestError, parse_request, plain_name
+from medue.server.protect_request import ProtectRequest, RequestError, parse_request, plain_name
+from medue.server.sources import source_for
 from medue.server.store import Job, JobStore, read_json
 from medue.server.supervisor import Supervisor
 
 JOBS_FOLDER = ".medue-jobs"
+CACHE_FOLDER = ".medue-cache"  # series fetched from a PACS
 
 
 class ProtectService:
-    """Protect jobs over ``studies`` into ``export`` (created if needed)."""
+    """Protect jobs over ``studies`` (a folder or a DICOMweb URL) into ``export``."""
 
     def __init__(self, studies: str | Path, export: str | Path) -> None:
-        self.studies = Path(studies).resolve()
         self.export = Path(export).resolve()
-        if self.export == self.studies or self.studies in self.export.parents:
-            raise InputError(self.export, "the export folder must be outside the studies folder")
-        if self.export in self.studies.parents:
-            raise InputError(self.export, "the export folder must not contain the studies folder")
+        self.source = source_for(str(studies), self.export / CACHE_FOLDER)
+        if not self.source.remote:
+            root = self.source.root
+            if self.export == root or root in self.export.parents:
+                raise InputError(self.export, "the export folder must be outside the studies")
+            if self.export in root.parents:
+                raise InputError(self.export, "the export folder must not contain the studies")
+        self.studies = str(self.source.url if self.source.remote else self.source.root)
         self.store = JobStore(self.export / JOBS_FOLDER)
         self.supervisor = Supervisor(self.store)
         self._submitting = threading.Lock()
@@ -43,19 +47,18 @@ class ProtectService:
     def image_ids(self, method: str = DEFAULT_METHOD) -> list[str]:
         """The dataset's image ids (classification methods read its class table)."""
         try:
-            if method in CLASSIFICATION_METHODS:
-                cases = discover_classified(self.studies)
-            else:
-                cases = discover_cases(self.studies)
+            return self.source.image_ids(method in CLASSIFICATION_METHODS)
+        except PacsError as error:
+            raise RequestError(str(error), status=502) from None
         except InputError as error:
             raise RequestError(str(error), status=409) from None
-        return [case.image_id for case in cases]
 
     def submit(self, body: Any) -> Job:
         """A new job from a decoded JSON body, started in the background."""
         method = body.get("method", DEFAULT_METHOD) if isinstance(body, dict) else DEFAULT_METHOD
         ids = self.image_ids(method if isinstance(method, str) else DEFAULT_METHOD)
         request = parse_request(body, set(ids))
+        self._check_source(request)
         with self._submitting:
             busy = self.store.active()
             if busy:
@@ -65,10 +68,19 @@ class ProtectService:
                     status=409,
                 )
             images = list(request.images) if request.images is not None else ids
-            job = self.store.create(request.as_dict(), str(self.studies),
-                                    self.export / request.export, images)  # fmt: skip
+            job = self.store.create(request.as_dict(), self.studies, self.export / request.export,
+                                    images, self.export / CACHE_FOLDER)  # fmt: skip
         self.supervisor.start(job)
         return job
+
+    def _check_source(self, request: ProtectRequest) -> None:
+        if request.store and not self.source.remote:
+            raise RequestError("store is for studies in a PACS; these are in a folder")
+        if self.source.remote and request.settings.roi.box is None:
+            raise RequestError(
+                'series from a PACS come without label maps: give the ROI as {"roi": {"box": '
+                "[z0, y0, x0, z1, y1, x1]}} (voxels)"
+            )
 
     def job(self, job_id: str) -> Job:
         job = self.store.get(plain_name(job_id, "job id"))

@@ -91,6 +91,7 @@ class Job:
             "request": self.record["request"],
             "restarts": max(0, self.starts - 1),
             "error": status.get("error"),
+            "stored": status.get("stored", []),
             "metrics": status.get("summary") or _summary(self.images()),
             "images": self.images(),
         }
@@ -126,8 +127,11 @@ class JobStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def create(self, request: dict, studies: str, output: Path, images: list[str]) -> Job:
-        """A new queued job for ``images`` of ``studies``, its release going to ``output``."""
+    def create(
+        self, request: dict, studies: str, output: Path, images: list[str], cache: Path
+    ) -> Job:
+        """A new queued job for ``images`` of ``studies``, its release going to ``output``
+        (``cache``: where series fetched from a PACS are kept)."""
         job_id = uuid.uuid4().hex[:12]
         record = {
             "id": job_id,
@@ -135,6 +139,7 @@ class JobStore:
             "studies": studies,
             "output": str(output),
             "images": images,
+            "cache": str(cache),
             "request": request,
         }
         folder = self.root / job_id

@@ -19,14 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-from medue.class_datasets import discover_classified
-from medue.datasets import Case, discover_cases
 from medue.errors import InputError
 from medue.job import protect_dataset
 from medue.job.outputs import REPORT_FOLDER
 from medue.methods import load_perturber
-from medue.methods.base import Cancelled, Perturber
+from medue.methods.base import Cancelled, Perturber, check_cancel
 from medue.server.protect_request import ProtectRequest
+from medue.server.sources import source_for
 from medue.server.store import JobStore, read_json, write_json
 
 log = logging.getLogger("medue.server.worker")
@@ -77,15 +76,17 @@ def run_job(folder: Path) -> str:
     request = ProtectRequest.from_dict(job.record["request"])
     cancel = FileCancel(folder / "cancel")
     status = StatusWriter(folder / "status.json", read_json(folder / "status.json").get("fitted"))
+    source = source_for(job.record["studies"], Path(job.record["cache"]))
+    progress = _noting_fit(status, job.output)
     try:
         perturber = _fitted_earlier(job.output, status.fitted)
-        cases = _cases(Path(job.record["studies"]), request, job.record["images"])
-        if cancel.is_set():
-            raise Cancelled()
+        classification = request.settings.classification
+        root, cases = source.fetch(job.record["images"], classification, progress, cancel)
+        check_cancel(cancel)
         outcome = protect_dataset(
-            Path(job.record["studies"]), cases, job.output, request.settings, perturber,
-            _noting_fit(status, job.output), cancel,
-        )  # fmt: skip
+            root, cases, job.output, request.settings, perturber, progress, cancel
+        )
+        stored = _store_back(source, outcome.results, progress) if request.store else []
     except Cancelled:
         status.write({"state": "cancelled", "phase": status.phase})
         return "cancelled"
@@ -103,18 +104,28 @@ def run_job(folder: Path) -> str:
         {"image_id": ids.get(f.source, Path(f.source).name), "problem": f.problem}
         for f in outcome.failures
     ]
+    failed += [item for item in stored if "problem" in item]
     status.write({"state": "done", "phase": "done", "done": len(cases), "total": len(cases),
-                  "summary": manifest.get("summary"), "failed": failed})  # fmt: skip
+                  "summary": manifest.get("summary"), "failed": failed,
+                  "stored": [item for item in stored if "series" in item]})  # fmt: skip
     return "done"
 
 
-def _cases(studies: Path, request: ProtectRequest, images: list[str]) -> list[Case]:
-    if request.settings.classification:
-        cases = discover_classified(studies)
-    else:
-        cases = discover_cases(studies)
-    wanted = set(images)
-    return [case for case in cases if case.image_id in wanted]
+def _store_back(source, results: list, progress) -> list[dict]:
+    """STOW-RS each protected series back to the PACS; one entry per image (series or problem).
+
+    A series the PACS already holds (stored by a worker killed just after) is reported as such.
+    """
+    stored = []
+    for index, result in enumerate(results):
+        try:
+            series = source.store(Path(result.output))
+            stored.append({"image_id": result.image_id, "series": series.series_instance_uid,
+                           "instances": series.instances})  # fmt: skip
+        except InputError as error:
+            stored.append({"image_id": result.image_id, "problem": f"not stored: {error.problem}"})
+        progress("store", index + 1, len(results))
+    return stored
 
 
 def _fitted_earlier(output: Path, fitted: str | None) -> Perturber | None:
