@@ -80,3 +80,11 @@ def test_protect_endpoints_need_the_admin_role(secured: Server, key) -> None:
     admin = _token(key, [ADMIN])
     assert secured.get("/protect/jobs", headers=admin).json() == {"jobs": []}
     assert secured.get("/protect/images", headers=admin).status_code == 200
+
+
+def test_previews_need_a_signed_in_user(secured: Server, key) -> None:
+    preview = "/infer/protect_pattern-blocks"
+    params = {"image": "brain2", "output": "json"}
+    assert secured.post(preview, params=params).status_code == 401
+    answer = secured.post(preview, params=params, headers=_token(key, [USER]))
+    assert answer.status_code == 200 and answer.json()["metrics"]["max_abs_change"] > 0
