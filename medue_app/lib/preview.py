@@ -49,7 +49,7 @@ class PreviewTask(InferTask):
         )  # fmt: skip
         perturber = saved_perturber(self.export, self.method) if self.export else None
         preview = preview_case(case, settings, perturber)
-        out = Path(tempfile.mkdtemp(prefix="medue-preview-")) / f"{case.image_id}.nii.gz"
+        out = Path(tempfile.mkdtemp(prefix="medue-preview-")) / f"{case.image_id}.nii"
         write_preview(preview, out, perturbation=bool(request.get("perturbation")))
         return str(out), {"metrics": preview.metrics, "budget": preview.budget,
                           "method": self.method, "fitted": perturber is not None}  # fmt: skip

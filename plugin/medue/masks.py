@@ -73,14 +73,24 @@ def texture_map(image: np.ndarray, region: np.ndarray, size: int = 5) -> np.ndar
     Texture is measured in-plane (a ``size`` x ``size`` window per slice). Outside ``region`` the
     map is 0; inside, a floor of 0.25 keeps perturbation possible in flat tissue.
     """
-    image = np.asarray(image, dtype=np.float64)
-    window = (1,) * (image.ndim - 2) + (size, size)
-    mean = ndimage.uniform_filter(image, window)
-    variance = np.maximum(ndimage.uniform_filter(image * image, window) - mean * mean, 0.0)
-    std = np.sqrt(variance)
-    texture = np.zeros_like(std, dtype=np.float32)
+    texture = np.zeros(image.shape, dtype=np.float32)
     if not region.any():
         return texture
-    scale = float(np.percentile(std[region], 95)) or 1.0
-    texture[region] = np.clip(std[region] / scale, 0.25, 1.0)
+    # Only the region's box (plus half a window in-plane) is filtered: the map is 0 elsewhere.
+    where = np.argwhere(region)
+    margin = (0,) * (image.ndim - 2) + (size // 2, size // 2)
+    box = tuple(
+        slice(max(0, lo - m), min(n, hi + 1 + m))
+        for lo, hi, m, n in zip(
+            where.min(axis=0), where.max(axis=0), margin, image.shape, strict=True
+        )
+    )
+    crop = np.asarray(image[box], dtype=np.float64)
+    window = (1,) * (image.ndim - 2) + (size, size)
+    mean = ndimage.uniform_filter(crop, window)
+    variance = np.maximum(ndimage.uniform_filter(crop * crop, window) - mean * mean, 0.0)
+    std = np.sqrt(variance)[region[box]]
+    scale = float(np.percentile(std, 95)) or 1.0
+    inside = texture[box]
+    inside[region[box]] = np.clip(std / scale, 0.25, 1.0)
     return texture

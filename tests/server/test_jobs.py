@@ -108,7 +108,7 @@ def test_preview_returns_the_protected_image_on_its_grid(server: Server, studies
         "/infer/protect_pattern-blocks", params={"image": "brain2", "output": "image"}
     )
     assert answer.status_code == 200, answer.text
-    preview = server.export.parent / "preview.nii.gz"
+    preview = server.export.parent / "preview.nii"
     preview.write_bytes(answer.content)
     image, source = read_volume(preview), read_volume(studies / "brain2.nii.gz")
     assert image.array.dtype == np.float32 and image.geometry.matches(source.geometry)
