@@ -152,6 +152,7 @@ def test_bad_csv_rows_are_refused_one_by_one(tmp_path):
         "a (row 8)": "t.csv row 8: repeats the image of row 2 (same label)",
         "b (row 9)": "t.csv row 9: repeats the image of row 3 with a different label "
         "('dog' there, 'cat' here)",
+        "b": "t.csv row 3: row 9 gives it another label ('cat'); which class is right?",
         "d": "t.csv row 10: label is empty",
         "e": f"t.csv row 11: label '2.5' {neither}",
         "f": f"t.csv row 12: label 'nan' {neither}",
@@ -164,7 +165,6 @@ def test_bad_csv_rows_are_refused_one_by_one(tmp_path):
     usable = [c for c in cases if not c.problem]
     assert summary(usable) == [
         ("a", "cat", None),
-        ("b", "dog", None),
         ("c", "dog", None),
         ("j", "7", None),
     ]
@@ -258,7 +258,7 @@ def test_whole_dataset_errors(tmp_path):
     table(only_files / "two.CSV", "image,label", "a.nii,1")
     assert error(only_files) == (
         f"{only_files}: holds 2 CSV files (one.csv, two.CSV); pass the one listing the images "
-        "and their labels with the csv argument"
+        "and their labels with --classes FILE"
     )
     assert error(only_files, only_files / "one.csv") == (
         f"{only_files / 'one.csv'}: has no 'image' and 'label' columns in its header row "

@@ -132,7 +132,7 @@ def _find_csv(folder: Path, csv: str | Path | None) -> Path | None:
         raise InputError(
             folder,
             f"holds {len(found)} CSV files ({', '.join(p.name for p in found)}); pass the one "
-            "listing the images and their labels with the csv argument",
+            "listing the images and their labels with --classes FILE",
         )
     return found[0] if found else None
 
@@ -168,6 +168,7 @@ def _csv_entries(folder: Path, table: Path) -> list[_Entry]:
     start, header, rows = _read_table(table)
     image_at, label_at = header.index("image"), header.index("label")
     first: dict[Path, tuple[int, str]] = {}  # an image's first row: its number and label
+    conflicts: dict[Path, str] = {}  # first rows whose image a later row gives another label
     entries = []
     for number, row in enumerate(rows[start + 1 :], start + 2):
         cells = [cell.strip() for cell in row] + [""] * len(header)
@@ -193,12 +194,26 @@ def _csv_entries(folder: Path, table: Path) -> list[_Entry]:
                 if same
                 else f" with a different label ('{label_first}' there, '{label}' here)"
             )
+            if not same:
+                conflicts.setdefault(
+                    key, f"row {number} gives it another label ('{label}'); which class is right?"
+                )
         first.setdefault(key, (number, label))
         case = Case(image_id, path, problem=problem or _label_problem(label), category=category)
         entries.append(_Entry(case, f"row {number} ({name})", prefix))
     if not entries:
         raise InputError(table, "the CSV lists no images (it has a header row and no rows)")
-    return entries
+    return [_refuse_conflict(entry, conflicts) for entry in entries]
+
+
+def _refuse_conflict(entry: _Entry, conflicts: dict[Path, str]) -> _Entry:
+    """A first row whose image a later row labels differently is refused too: neither label can
+    be trusted, so the image is not released under either."""
+    case = entry.case
+    if case.problem is not None or not conflicts:
+        return entry
+    conflict = conflicts.get(case.image.resolve())
+    return entry if conflict is None else replace(entry, case=replace(case, problem=conflict))
 
 
 def _image_problem(path: Path) -> str | None:

@@ -17,6 +17,7 @@ from medue.errors import InputError
 from medue.intensity import Window, default_window
 from medue.io import Volume
 from medue.masks import contour_band, interior, roi_from_box, roi_from_label, texture_map
+from medue.saliency import top_k_count
 from medue.visibility import CT_TISSUE, noise_sigma
 
 
@@ -90,7 +91,8 @@ def prepare_classified(
 ) -> PreparedCase:
     """One image of a classification dataset: the whole image is the region (the method picks its
     voxels, e.g. SALM's top K), ``extra["category"]`` is the index of its class in
-    ``class_names``, and the budget's PSNR floor counts ``changed_fraction`` of the voxels.
+    ``class_names``, and the budget's PSNR floor counts the K voxels ``changed_fraction`` gives
+    (``medue.saliency.top_k_count``: round(changed_fraction x voxels), at least 1).
 
     Raises ``InputError`` for an image whose class is not in ``class_names``.
     """
@@ -101,7 +103,8 @@ def prepare_classified(
     image = loaded.image
     shape = as_3d(image.array).shape
     everything = np.ones(shape, dtype=bool)
-    facts = _facts(image, everything.reshape(image.shape), changed_fraction)
+    exact = top_k_count(everything.size, changed_fraction) / everything.size  # the K voxels changed
+    facts = _facts(image, everything.reshape(image.shape), exact)
     return PreparedCase(
         image_id=loaded.case.image_id,
         image=as_3d(window.normalise(image.array)),

@@ -36,3 +36,10 @@ def test_a_release_of_other_images_is_refused(tmp_path):
     settings = ClassificationSettings(victims=("resnet18",), seeds=(0,), epochs=1)
     with pytest.raises(InputError, match="same images"):
         evaluate_classification(clean, other, None, tmp_path / "out", settings)
+
+
+def test_rows_the_table_refuses_are_left_out_as_protect_leaves_them_out(tmp_path):
+    clean = write_dataset(tmp_path / "clean", per_class=3)
+    (clean / "left" / "notes.nii.gz").write_text("not an image")  # a class folder's bad file
+    data = read_class_set(clean)
+    assert len(data.ids) == 9 and not any("notes" in i for i in data.ids)

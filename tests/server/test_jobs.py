@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from medue.datasets import discover_cases
 from medue.io import read_volume
 from tests.server.running import Server, tree_hashes
 
@@ -45,7 +46,10 @@ def test_whole_dataset_job_writes_verified_copies(server: Server, studies, origi
     assert (
         hashlib.sha256(download.content).digest() == hashlib.sha256(written.read_bytes()).digest()
     )
-    assert (server.export / final["export"] / "labels" / "final" / "brain2.nii.gz").is_file()
+    release = discover_cases(server.export / final["export"])  # a studies folder itself
+    assert [(c.image_id, c.label is not None) for c in release] == [
+        (i["id"], True) for i in final["images"]
+    ]
     _originals_intact(studies, originals)
 
 

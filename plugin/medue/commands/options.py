@@ -11,6 +11,7 @@ from medue.commands.info import cases_for
 from medue.datasets import Case
 from medue.errors import InputError
 from medue.intensity import CT_WINDOWS
+from medue.io.image_file import image_extension
 from medue.job import ProtectSettings
 from medue.methods import DEFAULT_METHOD, METHODS
 from medue.methods.salm import DEFAULT_TOP_K
@@ -79,8 +80,28 @@ def cases_from_args(args: argparse.Namespace, settings: ProtectSettings) -> list
     if not settings.classification:
         if args.classes is not None:
             raise InputError(args.classes, "--classes is for classification methods (salm*)")
-        return cases_for(args.input)
+        if args.top_k is not None:
+            raise InputError(None, "--top-k is for classification methods (--method salm*)")
+        try:
+            return cases_for(args.input)
+        except InputError as error:
+            if _looks_classified(args.input):
+                hint = "it looks like a classification dataset (a CSV, or one folder per class)"
+                raise InputError(
+                    error.source, f"{error.problem}; {hint}: add --method salm"
+                ) from None
+            raise
     return discover_classified(args.input, args.classes)
+
+
+def _looks_classified(folder: Path) -> bool:
+    """A folder with a CSV, or with sub-folders holding image files (one per class)."""
+    if not folder.is_dir():
+        return False
+    if any(p.suffix.lower() == ".csv" for p in folder.iterdir()):
+        return True
+    subs = [p for p in folder.iterdir() if p.is_dir() and p.name != "labels"]
+    return len(subs) >= 2 and all(any(image_extension(f) for f in p.iterdir()) for p in subs)
 
 
 def _integers(text: str | None, option: str) -> tuple[int, ...] | None:

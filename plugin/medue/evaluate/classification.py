@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ from medue.networks.classifier import ARCHITECTURES
 
 CLASSIFIER_VICTIMS = ARCHITECTURES
 """The victims ``medue evaluate`` trains on a classification release: every MONAI classifier."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,21 +93,31 @@ def hold_out(data: ClassSet, fraction: float, seed: int) -> set[str]:
 
 def read_class_set(folder: Path, names: Sequence[str] | None = None) -> ClassSet:
     """Every usable image of ``folder`` with its class index in ``names`` (default: its own
-    classes). Raises ``InputError`` naming the first refused or unreadable image: a victim must
-    see the whole release, not the part that happened to read."""
+    classes). Images the dataset refuses (a missing or unreadable file, a conflicting row: the
+    ones ``medue protect`` names and leaves out of a release) are left out with a warning; the
+    caller checks that the release holds exactly the clean images that remain."""
     cases = discover_classified(folder)
-    refused = [case for case in cases if case.problem]
-    if refused:
-        raise InputError(refused[0].image, refused[0].problem)
+    for case in cases:
+        if case.problem:
+            log.warning("left out of the evaluation: %s: %s", case.image, case.problem)
+    cases = [case for case in cases if not case.problem]
+    if not cases:
+        raise InputError(folder, "no usable images")
     names = tuple(names or class_names(cases))
     samples, ids, digest = [], [], hashlib.sha256()
     for case in cases:
         if case.category not in names:
             raise InputError(case.image, f"class {case.category!r} is not one of {list(names)}")
-        array = np.squeeze(read_volume(case.image).array)
+        try:
+            array = np.squeeze(read_volume(case.image).array)
+        except InputError as error:
+            log.warning("left out of the evaluation: %s", error)
+            continue
         samples.append(Sample(array, names.index(case.category)))
         ids.append(case.image_id)
         digest.update(f"{case.image_id}|{case.category}|{fingerprint(case.image)}".encode())
+    if not samples:
+        raise InputError(folder, "no readable images")
     return ClassSet(samples, ids, names, digest.hexdigest()[:16])
 
 
