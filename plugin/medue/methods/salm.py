@@ -253,6 +253,13 @@ def _min_min(perturber, samples, masks, progress, cancel, total) -> list[np.ndar
     if config.per_class and generator is None:
         perturber.class_noise = [f.detach() for f in latent.fields]
     perturber.history = {"surrogate_accuracy": accuracy, "rounds": len(accuracy)}
+    if accuracy and accuracy[-1] < config.stop_accuracy:
+        perturber.history["warning"] = (
+            f"the error-minimizing noise did not converge in {len(accuracy)} rounds: the "
+            f"surrogate classifies the protected images with accuracy {accuracy[-1]:.2f} (the "
+            f"noise stops at {config.stop_accuracy:.2f}), so the noise is not yet a shortcut; "
+            "try more --iterations or a stronger preset"
+        )
     noise = noise_source(generator, samples, latent, masks)
     return [as_case(noise([i]), samples.cases[i]) for i in range(len(samples))]
 
