@@ -115,22 +115,27 @@ class Http:
     def _send(self, method: str, path: str, what: str, timeout: Timeout | None, **kwargs):
         limit = timeout or self.timeout
         headers = {**self.headers(), **kwargs.pop("headers", {})}
-        try:
-            return self.session.request(
-                method, self.url + path, headers=headers, timeout=limit, **kwargs
-            )
-        except requests.exceptions.Timeout:
-            raise ServerDown(
-                f"the server at {self.url} did not answer within {limit[1]:g} s (trying to "
-                f"{what}): it may be overloaded or stopped; try again later"
-            ) from None
-        except requests.exceptions.ConnectionError as error:
-            raise ServerDown(
-                f"cannot reach the server at {self.url} ({_reason(error)}): is it running, and "
-                "is this its address and port?"
-            ) from None
-        except requests.exceptions.RequestException as error:
-            raise BadUrl(f"cannot send a request to {self.url}: {_reason(error)}") from None
+        for attempt in (1, 2):
+            try:
+                return self.session.request(
+                    method, self.url + path, headers=headers, timeout=limit, **kwargs
+                )
+            except requests.exceptions.Timeout:
+                raise ServerDown(
+                    f"the server at {self.url} did not answer within {limit[1]:g} s (trying to "
+                    f"{what}): it may be overloaded or stopped; try again later"
+                ) from None
+            except requests.exceptions.ConnectionError as error:
+                if attempt == 1 and _dropped(error):  # a kept-alive connection the server closed
+                    _rewind(kwargs.get("files"))
+                    continue
+                raise ServerDown(
+                    f"cannot reach the server at {self.url} ({_reason(error)}): is it running, "
+                    "and is this its address and port?"
+                ) from None
+            except requests.exceptions.RequestException as error:
+                raise BadUrl(f"cannot send a request to {self.url}: {_reason(error)}") from None
+        raise AssertionError("unreachable")
 
 
 def raise_for(response: requests.Response, what: str, missing: str | None, logged_in: bool):
@@ -165,6 +170,19 @@ def _reason(error: Exception) -> str:
         if words.lower() in text.lower():
             return words.lower()
     return text.split(":")[-1].strip(" )'\"")[:120] or type(error).__name__
+
+
+def _dropped(error: Exception) -> bool:
+    """Whether the connection broke after it was opened (worth one new try), not refused."""
+    text = str(error).lower()
+    return "connection aborted" in text or "remote end closed" in text or "reset" in text
+
+
+def _rewind(files: dict | None) -> None:
+    for item in (files or {}).values():
+        stream = item[1] if isinstance(item, tuple) else item
+        if hasattr(stream, "seek"):
+            stream.seek(0)
 
 
 def dumps(value: object) -> str:
