@@ -208,6 +208,16 @@ class MedUEClient:
         name = _filename(response.headers.get("content-disposition", "")) or f"{image_id}.nii.gz"
         return _save(response, Path(folder) / _plain(name))
 
+    def download_labels(self, image_id: str, folder: str | Path) -> Path:
+        """The image's final label map on the server (its ROI) into ``folder``; its path."""
+        response = self.http.send(
+            "GET", "/datastore/label", f"send the labels of {image_id!r}", stream=True,
+            missing=f"image {image_id!r} has no label map on this server",
+            params={"label": image_id, "tag": "final"},
+        )  # fmt: skip
+        name = _filename(response.headers.get("content-disposition", "")) or f"{image_id}.nii.gz"
+        return _save(response, Path(folder) / f"labels-{_plain(name)}")
+
     # -- previews ---------------------------------------------------------------------------
     def preview(self, settings: PreviewSettings, folder: str | Path | None = None) -> PreviewResult:
         """The image protected as a job would protect it, written to ``folder`` (a new temporary
@@ -271,6 +281,13 @@ class MedUEClient:
         """Names of the finished releases (export folders), newest first."""
         names = [job.export for job in reversed(self.jobs()) if job.state == "done"]
         return list(dict.fromkeys(names))
+
+    def release_job(self, export: str) -> JobStatus:
+        """The newest finished job that wrote release ``export``; RequestRefused if none did."""
+        for job in reversed(self.jobs()):
+            if job.export == export and job.state == "done":
+                return job
+        raise RequestRefused(f"no finished release named {export!r} on this server")
 
     def cancel(self, job_id: str) -> JobStatus:
         """Ask the job to stop (between two images; nothing is left half-written)."""
