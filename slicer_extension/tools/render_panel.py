@@ -120,12 +120,11 @@ def fill(widgets: dict, client: MedUEClient, image_id: str, out: Path) -> tuple:
 
 
 def follow_job(widgets: dict, client: MedUEClient, release: str) -> None:
-    """Start a job and stop the picture mid-way: progress, phase and ETA as the panel shows."""
+    """Start a job and take the picture before its last image: progress, phase and ETA."""
     status = client.submit(JobRequest(export=release))
     monitor = JobMonitor(client, status.id)
     progress = monitor.poll()
-    while not progress.finished and not (progress.status and progress.status.phase == "apply"
-                                         and progress.status.done >= 1):  # fmt: skip
+    while not progress.finished and not _last_image(progress.status):
         time.sleep(0.2)
         progress = monitor.poll()
     widgets["exportNameEdit"].setText(release)
@@ -141,6 +140,10 @@ def follow_job(widgets: dict, client: MedUEClient, release: str) -> None:
     widgets["exportStatusLabel"].setText(
         f"exported {count} of {count} to /data/protected/{release}"
     )
+
+
+def _last_image(status) -> bool:
+    return status is not None and status.phase == "apply" and status.done >= status.total - 1
 
 
 def draw_views(original: np.ndarray, result, path: Path) -> None:
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", help="a running MedUE server's URL")
     parser.add_argument("--image", default="brain2", help="the image to preview")
     parser.add_argument("--out", type=Path, default=Path("docs/figures"))
+    parser.add_argument("--release", help="the job's release name (default method-balanced)")
     parser.add_argument("--icon", type=Path, help="only draw the module icon to this path")
     args = parser.parse_args(argv)
     if args.icon:
@@ -184,12 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="medue-render-"))
     info, result = fill(widgets, client, args.image, scratch)
     original = read_nifti(client.download_image(args.image, scratch)).array
+    args.out.mkdir(parents=True, exist_ok=True)
     draw_views(original, result, args.out / "slicer_views.png")
     shoot(root, widgets, ["serverCollapsibleButton", "datasetCollapsibleButton"],
           args.out / "slicer_panel_connect.png")  # fmt: skip
     shoot(root, widgets, ["settingsCollapsibleButton", "previewCollapsibleButton"],
           args.out / "slicer_panel_preview.png")  # fmt: skip
-    follow_job(widgets, client, f"{info.default_method}-balanced")
+    follow_job(widgets, client, args.release or f"{info.default_method}-balanced")
     shoot(root, widgets, ["protectCollapsibleButton", "exportCollapsibleButton"],
           args.out / "slicer_panel_protect.png")  # fmt: skip
     print(f"pictures in {args.out}")

@@ -8,7 +8,7 @@ import gzip
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from MedUEProtectLib import JobRequest, PreviewSettings, RequestRefused
+from MedUEProtectLib import JobRequest, PreviewSettings, RequestRefused, panel
 from MedUEProtectLib.display import (
     Flicker,
     Window,
@@ -199,5 +199,27 @@ def test_progress_words() -> None:
                                   "total": 5, "eta_seconds": 125.4})  # fmt: skip
     assert describe(status) == "writing the protected copies: 3 of 5, about 2 min 05 s left"
     assert format_seconds(12.4) == "12 s"
+    status.eta_seconds = 0.2
+    assert describe(status).endswith("3 of 5, under a second left")
     with pytest.raises(MedUEError, match="not what MedUE sends"):
         JobStatus.from_json({"state": "done"})
+
+
+def test_panel_rules() -> None:
+    idle = panel.PanelState().enabled()
+    assert not any(idle[name] for name in ("previewButton", "protectButton", "cancelButton"))
+    viewer = panel.PanelState(connected=True, can_protect=False, images=2, releases=1).enabled()
+    assert viewer["previewButton"] and not viewer["protectButton"] and not viewer["exportButton"]
+    running = panel.PanelState(True, True, 2, 1, job_running=True, busy=True).enabled()
+    assert running["cancelButton"] and not running["protectButton"] and not running["previewButton"]
+    assert panel.roi_rows(panel.SEGMENT)["segmentSelector"]
+    assert not panel.roi_rows(panel.LABELS)["marginSpinBox"]
+    assert panel.budget("strong", 3.0) == ("strong", None)
+    assert panel.budget(panel.CUSTOM, 3.0) == (None, 3.0)
+    with pytest.raises(RequestRefused, match="positive"):
+        panel.budget(panel.CUSTOM, 0.0)
+    assert panel.preset_choices({"imperceptible": "", "balanced": ""}) == (
+        ["imperceptible", "balanced", panel.CUSTOM], 1)  # fmt: skip
+    assert panel.label_values(" 1, 2 ") == [1, 2] and panel.label_values("") == []
+    with pytest.raises(RequestRefused, match="positive whole numbers"):
+        panel.label_values("1, x")

@@ -156,7 +156,8 @@ def describe(status: JobStatus) -> str:
         return f"finished: {protected} of {len(status.images)} images protected"
     text = words + (f": {status.done} of {status.total}" if status.total else "")
     if status.eta_seconds is not None and status.done < status.total:
-        text += f", about {format_seconds(status.eta_seconds)} left"
+        eta = float(status.eta_seconds)
+        text += ", under a second left" if eta < 1 else f", about {format_seconds(eta)} left"
     if status.cancel_requested:
         text += " (cancelling)"
     return text
