@@ -10,6 +10,7 @@ scene. Long work never blocks the UI: server jobs and slow calls are polled from
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -37,6 +38,7 @@ from MedUEProtectLib import (
     panel,
     roi,
 )
+from MedUEProtectLib.nifti import read_nifti
 from MedUEProtectLib.preview import describe, looks_like_ct, unit_name
 
 IMAGE_ID = "MedUE.imageId"  # node attribute: the server image a volume was loaded from
@@ -227,11 +229,19 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
             return self.logic.boxFromMarkups(box, volume, margin)
         return None
 
+    def _serverLabel(self, volume):
+        """The chosen segment's label value if it is one of the server's labels, unedited."""
+        segmentation = self.ui.segmentSelector.currentNode()
+        segment = self.ui.segmentSelector.currentSegmentID()
+        if segmentation is None or not segment or volume is None:
+            return None
+        return self.logic.serverLabel(segmentation, segment, volume)
+
     # -- preview ---------------------------------------------------------------------------
     def onLoadImage(self, checked: bool = False) -> None:
         image_id = self.imageIds[self.ui.imageList.currentRow]
         folder = tempfile.mkdtemp(prefix="medue-image-")
-        call = BackgroundCall(self.logic.download, self.client, image_id, folder)
+        call = BackgroundCall(self.client.download_case, image_id, folder)
         self._background(call, self._loaded, self.ui.serverStatusLabel, f"Loading {image_id}…")
         self._enable()
 
@@ -297,10 +307,12 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         try:
             preset, epsilon = self._budget()
             source = self.ui.roiSourceCombo.currentIndex
-            if source == panel.LABELS:
-                area = roi.labels_roi(panel.label_values(self.ui.labelValuesEdit.text))
+            volume = self.ui.inputVolumeSelector.currentNode()
+            value = self._serverLabel(volume) if source == panel.SEGMENT else None
+            if source == panel.LABELS or value is not None:
+                typed = panel.label_values(self.ui.labelValuesEdit.text)
+                area = roi.labels_roi([value] if value is not None else typed)
             else:
-                volume = self.ui.inputVolumeSelector.currentNode()
                 if volume is None:
                     raise MedUEError("choose the volume the segment or ROI box is drawn on")
                 area = roi.box_roi(self._box(volume))
@@ -375,22 +387,20 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
 class MedUEProtectLogic(ScriptedLoadableModuleLogic):
     """What touches the scene: loading, geometry, windows, the overlay and the slice views."""
 
-    def download(self, client, image_id: str, folder: str) -> tuple:
-        """(image id, image path, labels path or None): run off the main thread."""
-        image = client.download_image(image_id, folder)
-        try:
-            labels = client.download_labels(image_id, folder)
-        except MedUEError:
-            labels = None
-        return image_id, str(image), str(labels) if labels else None
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        self.serverLabels = {}  # image id -> its label map on the server (z, y, x)
 
-    def loadImage(self, path: str, image_id: str, labels: str | None = None):
-        node = slicer.util.loadVolume(path)
+    def loadImage(self, path, image_id: str, labels=None):
+        node = slicer.util.loadVolume(str(path))
         node.SetName(image_id)
         node.SetAttribute(IMAGE_ID, image_id)
         if labels:
-            segmentation = slicer.util.loadSegmentation(labels)
+            segmentation = slicer.util.loadSegmentation(str(labels))
             segmentation.SetName(f"{image_id} labels")
+            segmentation.SetAttribute(IMAGE_ID, image_id)  # its segments are the server's labels
+            with contextlib.suppress(MedUEError):  # not NIfTI: its segments are sent as boxes
+                self.serverLabels[image_id] = read_nifti(labels).array
         return node
 
     def ijkToWorld(self, volume) -> np.ndarray:
@@ -411,12 +421,19 @@ class MedUEProtectLogic(ScriptedLoadableModuleLogic):
         roiNode.GetSize(size)
         object_to_world = slicer.util.arrayFromVTKMatrix(roiNode.GetObjectToWorldMatrix())
         shape = slicer.util.arrayFromVolume(volume).shape
-        box = roi.box_from_roi(size, object_to_world, self.ijkToWorld(volume), shape)
-        return roi.clip_box([v - margin for v in box[:3]] + [v + margin for v in box[3:]], shape)
+        return roi.box_from_roi(size, object_to_world, self.ijkToWorld(volume), shape, margin)
 
     def boxFromSegment(self, segmentation, segmentId: str, volume, margin: int = 0) -> list:
         mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume)
         return roi.box_from_mask(mask, margin)
+
+    def serverLabel(self, segmentation, segmentId: str, volume):
+        """The server label value the segment is exactly (None: drawn or edited here)."""
+        labelmap = self.serverLabels.get(segmentation.GetAttribute(IMAGE_ID) or "")
+        if labelmap is None:
+            return None
+        mask = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segmentId, volume)
+        return roi.server_label(mask, labelmap)
 
     def isCT(self, volume) -> bool:
         return looks_like_ct(float(slicer.util.arrayFromVolume(volume).min()))

@@ -34,6 +34,7 @@ from MedUEProtectLib.roi import (
     clip_box,
     labels_in,
     labels_roi,
+    server_label,
 )
 
 # A volume as Slicer holds a NIfTI in LPS+: IJK -> RAS flips x and y, spacing 0.5, 0.5, 2 mm.
@@ -71,6 +72,8 @@ def test_boxes_are_kept_inside_the_volume_or_refused() -> None:
     object_to_ras = np.eye(4)
     object_to_ras[:3, 3] = _ras(0, 0, 0)
     assert box_from_roi([20, 20, 20], object_to_ras, IJK_TO_RAS, SHAPE) == [0, 0, 0, 6, 21, 21]
+    assert box_from_roi([20, 20, 20], object_to_ras, IJK_TO_RAS, SHAPE, margin=2) == [
+        0, 0, 0, 8, 23, 23]  # fmt: skip
     object_to_ras[:3, 3] = _ras(-100, 0, 0)
     with pytest.raises(RequestRefused, match="outside the volume"):
         box_from_roi([5, 5, 5], object_to_ras, IJK_TO_RAS, SHAPE)
@@ -95,6 +98,11 @@ def test_a_segment_becomes_its_bounding_box_or_its_label() -> None:
     labelmap = np.zeros(SHAPE, np.int16)
     labelmap[0, 0, :3] = [2, 5, 2]
     assert labels_in(labelmap) == [2, 5]
+    # a segment loaded from the server's label map stands for its label; an edited one does not
+    assert server_label(labelmap == 2, labelmap) == 2 and server_label(labelmap == 5, labelmap) == 5
+    edited = labelmap == 2
+    edited[0, 0, 1] = True
+    assert server_label(edited, labelmap) is None and server_label(labelmap > 9, labelmap) is None
     assert labels_roi([5, 2, 2]) == {"labels": [2, 5]} and labels_roi([]) is None
     assert box_roi(np.array([1, 2, 3, 4, 5, 6])) == {"box": [1, 2, 3, 4, 5, 6]}
 

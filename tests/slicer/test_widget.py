@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from MedUEProtectLib.roi import labels_in
 
 from tests.server.running import Server
 from tests.slicer import fake_slicer
@@ -96,21 +97,31 @@ def test_connect_preview_flicker_protect_cancel_export(panel, medue_server: Serv
     ui.overlayCheckBox.click()
     assert slicer.calls[-1] == ("layers", {"label": None})
 
-    # protect the dataset: progress from the timer, cancel, then a full run
-    ui.roiSourceCombo.setCurrentIndex(0)
+    # protect the dataset: progress from the timer, cancel, then a full run. First with the
+    # server's own label 1 as a segment (loaded with the image): it goes as that label value
+    loaded = next(n for n in slicer.mrmlScene.nodes if n.cls == "vtkMRMLSegmentationNode")
+    labelmap = widget.logic.serverLabels["breast1"]
+    assert loaded.GetAttribute("MedUE.imageId") == "breast1" and labels_in(labelmap) == [1]
+    loaded.masks = {"Segment_1": labelmap == 1}
+    ui.segmentSelector.node, ui.segmentSelector.segment = loaded, "Segment_1"
     ui.presetCombo.setCurrentIndex(ui.presetCombo.findText("strong"))
-    ui.labelValuesEdit.text = "one"
-    ui.protectButton.click()
-    assert ui.jobStatusLabel.text.startswith("⚠ label values are positive whole numbers")
-    ui.labelValuesEdit.text = ""
     ui.exportNameEdit.text = "from-slicer"
     ui.protectButton.click()
     assert ui.cancelButton.enabled and not ui.protectButton.enabled
     run_timers(lambda: "waiting" in ui.jobStatusLabel.text or "reading" in ui.jobStatusLabel.text)
     ui.cancelButton.click()
     assert ui.jobStatusLabel.text.startswith("Cancelling")
+    job_id = widget.monitor.job_id
     run_timers(lambda: widget.monitor is None, timeout=120)
     assert ui.jobStatusLabel.text.startswith("cancelled") and ui.protectButton.enabled
+    sent = widget.client.http.json("GET", f"/protect/jobs/{job_id}", "check")["request"]
+    assert sent["settings"]["roi"]["label_values"] == [1] and sent["export"] == "from-slicer"
+    # then the dataset's labels, all of them
+    ui.roiSourceCombo.setCurrentIndex(0)
+    ui.labelValuesEdit.text = "one"
+    ui.protectButton.click()
+    assert ui.jobStatusLabel.text.startswith("⚠ label values are positive whole numbers")
+    ui.labelValuesEdit.text = ""
     ui.protectButton.click()
     percents = []
     run_timers(lambda: percents.append(ui.jobProgressBar.value) or widget.monitor is None, 180)

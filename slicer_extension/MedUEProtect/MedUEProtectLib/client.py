@@ -208,6 +208,15 @@ class MedUEClient:
         name = _filename(response.headers.get("content-disposition", "")) or f"{image_id}.nii.gz"
         return _save(response, Path(folder) / _plain(name))
 
+    def download_case(self, image_id: str, folder: str | Path) -> tuple[str, Path, Path | None]:
+        """``(image_id, image path, label map path or None)``: what "Load" puts in the scene."""
+        image = self.download_image(image_id, folder)
+        try:
+            labels = self.download_labels(image_id, folder)
+        except ImageMissing:
+            labels = None
+        return image_id, image, labels
+
     def download_labels(self, image_id: str, folder: str | Path) -> Path:
         """The image's final label map on the server (its ROI) into ``folder``; its path."""
         response = self.http.send(
@@ -268,9 +277,12 @@ class MedUEClient:
             raise
         return JobStatus.from_json(answer)
 
-    def job(self, job_id: str) -> JobStatus:
-        return JobStatus.from_json(self.http.json("GET", f"/protect/jobs/{job_id}",
-                                                  f"show job {job_id}"))  # fmt: skip
+    def job(self, job_id: str, timeout: float | None = None) -> JobStatus:
+        """The job's status; ``timeout`` (s) bounds the wait for the answer (a panel's poll)."""
+        limit = (CONNECT_TIMEOUT, timeout) if timeout else None
+        answer = self.http.json("GET", f"/protect/jobs/{job_id}", f"show job {job_id}",
+                                timeout=limit)  # fmt: skip
+        return JobStatus.from_json(answer)
 
     def jobs(self) -> list[JobStatus]:
         """Every job the server knows, oldest first."""

@@ -175,11 +175,13 @@ class JobMonitor:
 
     A server that stops answering for a while (restarting: jobs resume) does not end the
     watch: up to ``patience`` seconds of ServerDown are reported as progress text, then raised.
+    One poll waits at most ``timeout`` seconds for an answer (it runs on the panel's timer).
     """
 
-    def __init__(self, client, job_id: str, patience: float = 120.0,
+    def __init__(self, client, job_id: str, patience: float = 120.0, timeout: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.client, self.job_id, self.patience, self.clock = client, job_id, patience, clock
+        self.timeout = timeout  # seconds one poll may wait for the server
         self.status: JobStatus | None = None
         self._silent_since: float | None = None
 
@@ -187,7 +189,7 @@ class JobMonitor:
         """One status request. Raises JobFailed when the job failed, ServerDown when the server
         has been silent for longer than ``patience``."""
         try:
-            status = self.client.job(self.job_id)
+            status = self.client.job(self.job_id, timeout=self.timeout)
         except ServerDown as down:
             now = self.clock()
             self._silent_since = self._silent_since if self._silent_since is not None else now

@@ -39,19 +39,21 @@ def box_from_roi(
     object_to_ras: np.ndarray | Sequence[Sequence[float]],
     ijk_to_ras: np.ndarray | Sequence[Sequence[float]],
     shape: Sequence[int],
+    margin: int = 0,
 ) -> Box:
     """The smallest voxel box holding a markups ROI: its 8 corners (``±size/2`` along each of
     its axes, through ``object_to_ras``) mapped to IJK with the inverse of ``ijk_to_ras``; every
     voxel whose centre lies within their IJK extent is in the box. ``shape`` is the volume's
-    (z, y, x) voxel counts. An ROI turned against the voxel grid gets the box around it.
-    RequestRefused if the ROI misses the volume."""
+    (z, y, x) voxel counts; the box is grown by ``margin`` voxels. An ROI turned against the
+    voxel grid gets the box around it. RequestRefused if the ROI misses the volume."""
     half = np.asarray(size_mm, dtype=float) / 2.0
     if half.shape != (3,) or not np.all(np.isfinite(half)) or np.any(half < 0):
         raise RequestRefused(f"the ROI's size must be three lengths in mm, got {list(size_mm)}")
     signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
     corners = np.c_[signs * half, np.ones(8)].T  # 4 x 8, object coordinates
     ras = _matrix(object_to_ras, "the ROI's object-to-world") @ corners
-    return box_from_ras_points(ras[:3].T, ijk_to_ras, shape)
+    box = box_from_ras_points(ras[:3].T, ijk_to_ras, shape)
+    return clip_box([v - margin for v in box[:3]] + [v + margin for v in box[3:]], shape)
 
 
 def box_from_ras_bounds(
@@ -97,6 +99,20 @@ def clip_box(box: Sequence[int], shape: Sequence[int]) -> Box:
 def labels_in(labelmap: np.ndarray) -> list[int]:
     """The label values present in a label map (0 is background), ascending."""
     return [int(v) for v in np.unique(np.asarray(labelmap)) if v != 0]
+
+
+def server_label(mask: np.ndarray, labelmap: np.ndarray) -> int | None:
+    """The label value whose region in the server's ``labelmap`` is exactly ``mask`` (a segment
+    loaded from that label map and left as it was), else None (a segment drawn or edited here:
+    send its box instead)."""
+    mask, labelmap = np.asarray(mask) > 0, np.asarray(labelmap)
+    if mask.shape != labelmap.shape or not mask.any():
+        return None
+    values = np.unique(labelmap[mask])
+    if len(values) != 1 or values[0] == 0:
+        return None
+    value = int(values[0])
+    return value if np.array_equal(labelmap == value, mask) else None
 
 
 def box_roi(box: Sequence[int]) -> dict:
