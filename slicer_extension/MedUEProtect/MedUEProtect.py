@@ -14,6 +14,7 @@ import contextlib
 import os
 import tempfile
 
+import ctk
 import numpy as np
 import qt
 import slicer
@@ -92,6 +93,7 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         self.ui.roiSourceCombo.addItems(list(panel.ROI_SOURCES))
         self.ui.serverUrlEdit.text = qt.QSettings().value(SETTINGS_URL, "http://127.0.0.1:8000")
         self.ui.loginWidget.visible = False
+        self.ui.exportFolderEdit.filters = ctk.ctkPathLineEdit.Dirs
         self.onRoiSource(0)
 
     def cleanup(self) -> None:

@@ -312,6 +312,7 @@ def install() -> types.ModuleType:
     vtk = types.ModuleType("vtk")
     vtk.vtkMatrix4x4 = Matrix
     ctk = types.ModuleType("ctk")
+    ctk.ctkPathLineEdit = types.SimpleNamespace(Dirs=1)
     util = types.ModuleType("slicer.util")
     util.loadUI = load_ui
     util.childWidgetVariables = lambda root: types.SimpleNamespace(**root.children)
