@@ -40,6 +40,10 @@ setup(
     package_data={"medue": ["benchmark_reference.json"]},  # the benchmark's scores, for reports
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": ["pytest>=7", "pytest-timeout", "ruff"]},
+    # vermin: the Slicer module's Python 3.9 check; PySide6-Essentials: its .ui built in real Qt
+    # (offscreen) for the tests and the clinicians' page (tests/slicer, slicer_extension/tools)
+    extras_require={
+        "dev": ["pytest>=7", "pytest-timeout", "ruff", "vermin>=1.6", "PySide6-Essentials>=6.5"]
+    },
     entry_points={"console_scripts": ["medue=medue.cli:main"]},
 )

@@ -10,6 +10,7 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType
 from medue.budget import DEFAULT_PRESET, BudgetRequest
 from medue.datasets import Case
 from medue.errors import InputError
+from medue.io import strip_extension
 from medue.job import ProtectSettings
 from medue.job.preview import preview_case, write_preview
 from medue.prepare import RoiSpec
@@ -36,7 +37,8 @@ class PreviewTask(InferTask):
 
     def __call__(self, request):
         image = Path(request["image"])
-        case = request.get("medue_case") or Case(image.name, image)
+        # an uploaded file (no image id) is named by its file name without the image extension
+        case = request.get("medue_case") or Case(strip_extension(image), image)
         epsilon = request.get("epsilon")
         budget = BudgetRequest(
             preset=None if epsilon is not None else request.get("preset") or DEFAULT_PRESET,

@@ -1,0 +1,45 @@
+"""MedUE Protect's logic, as plain Python (3.9; the standard library, numpy and requests only):
+the client of a MedUE server, protect jobs and exports, previews and what is shown of them,
+and the mapping of Slicer's ROIs to voxel boxes. Nothing here imports Slicer or Qt."""
+
+from __future__ import annotations
+
+from MedUEProtectLib.background import BackgroundCall
+from MedUEProtectLib.client import ImageEntry, MedUEClient, ServerInfo
+from MedUEProtectLib.errors import (
+    AuthRefused,
+    AuthRequired,
+    BadUrl,
+    ImageMissing,
+    JobFailed,
+    MedUEError,
+    RequestRefused,
+    ServerDown,
+    ServerFailed,
+)
+from MedUEProtectLib.jobs import ExportTask, JobMonitor, JobRequest, JobStatus, Progress
+from MedUEProtectLib.preview import PreviewResult, PreviewSettings
+
+__version__ = "0.1.0"
+__all__ = [
+    "AuthRefused",
+    "AuthRequired",
+    "BackgroundCall",
+    "BadUrl",
+    "ExportTask",
+    "ImageEntry",
+    "ImageMissing",
+    "JobFailed",
+    "JobMonitor",
+    "JobRequest",
+    "JobStatus",
+    "MedUEClient",
+    "MedUEError",
+    "PreviewResult",
+    "PreviewSettings",
+    "Progress",
+    "RequestRefused",
+    "ServerDown",
+    "ServerFailed",
+    "ServerInfo",
+]
