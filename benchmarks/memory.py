@@ -10,6 +10,8 @@ folder. For each N it runs the real CLI in a subprocess, ``medue protect DATASET
 ``benchmarks/results/memory.json``; docs/BENCHMARKS.md quotes it.
 
     PYTHONPATH=plugin python benchmarks/memory.py --counts 10 200
+    PYTHONPATH=plugin python benchmarks/memory.py --counts 10 50 --method umed \\
+        --results benchmarks/results/memory_umed.json --extra --iterations 2 --fit-cases 4
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def measure(data: Path, output: Path, extra: list[str]) -> dict:
         "wall_s": round(seconds, 1),
         "protected": manifest["summary"]["protected"],
         "failed": len(manifest["failed"]),
-        "fit_cases": len(manifest["fit_cases"]),
+        "fit_cases": len(manifest.get("fit_cases", [])),  # absent before the sample
         "method": manifest["settings"]["method"],
         "preset": manifest["settings"]["budget"]["preset"],
     }
@@ -80,6 +82,7 @@ def main() -> int:
     parser.add_argument("--counts", type=int, nargs="+", default=[10, 200])
     parser.add_argument("--method", help="default: medue's default method")
     parser.add_argument("--preset", help="default: medue's default preset")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="more arguments for medue protect (last)")  # fmt: skip
     args = parser.parse_args()
@@ -100,14 +103,14 @@ def main() -> int:
     for row in rows:
         print(f"| {row['cases']} | {row['peak_rss_mib']} | {row['wall_s']} | {row['protected']} "
               f"| {row['fit_cases']} |")  # fmt: skip
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(["python benchmarks/memory.py", *sys.argv[1:]]),
         "rows": rows,
     }
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nwritten: {RESULTS}")
+    args.results.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"\nwritten: {args.results}")
     return 0
 
 
