@@ -21,7 +21,7 @@ victim that has not yet found one of them (SegResNet finds the temporal lobe las
 epochs at some seeds) still scores about 3/4 of 0.86.
 
 Cases are 2D (one axial slice a file, like ``mni152_data.py``): the victims are 2D, and a protect
-job picks 3D mode for near-isotropic volumes (``medue.job.run._choose_mode``), so sub-volumes of
+job picks 3D mode for near-isotropic volumes (``medue.job.scan.choose_mode``), so sub-volumes of
 this 2 mm isotropic grid would be protected in 3D against a 2D victim. Slices hold >= 1000 mm^2 of
 lobe and are cropped to one box around all lobes (+2 voxels) rounded up to a multiple of 16. The
 split is by contiguous blocks of 4 slices (8 mm, the physical block of ``mni152_data.py``), every

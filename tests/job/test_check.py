@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from medue.datasets import discover_cases
 from medue.job import ProtectSettings, protect_dataset
-from medue.job.check import CheckSettings, check_release, verdict
+from medue.job.check import CheckSettings, check_release, check_written_release, verdict
 from medue.methods.base import Cancelled
 from medue.report import check_section
 from tests.conftest import torch_threads
@@ -19,14 +22,38 @@ from tests.test_cli_protect import medue
 QUICK = CheckSettings(countermeasures=("none", "median"), epochs=1)
 
 
+@dataclass
+class Checked:
+    output: Path
+    manifest: Path
+    report: Path
+    checked: dict
+
+
 @pytest.fixture(scope="module")
-def checked(two_cases: Path, tmp_path_factory):
-    """A checkerboard release of two sample cases, protected with a quick check."""
+def checked(two_cases: Path, tmp_path_factory) -> Checked:
+    """A checkerboard release of two sample cases, then a quick check of it (the CLI's steps)."""
     out = tmp_path_factory.mktemp("checked") / "release"
     settings = ProtectSettings(method="checkerboard", check=QUICK)
     with torch_threads(1):
         outcome = protect_dataset(two_cases, discover_cases(two_cases), out, settings)
-    return outcome
+        section = check_written_release(two_cases, outcome.output, settings.check)
+    return Checked(outcome.output, outcome.manifest, outcome.report, section)
+
+
+def test_protect_alone_never_loads_the_evaluation_engine(two_cases: Path, tmp_path):
+    """The check is the caller's step: the job layer does not reach back up into evaluate."""
+    code = (
+        "import sys; from pathlib import Path; from medue.datasets import discover_cases; "
+        "from medue.job import ProtectSettings, protect_dataset; "
+        f"d = Path({str(two_cases)!r}); "
+        f"protect_dataset(d, discover_cases(d), Path({str(tmp_path / 'out')!r}), "
+        "ProtectSettings(method='random', check=None)); "
+        "print([m for m in sys.modules if m.startswith(('medue.evaluate', 'medue.job.check'))])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_check_scores_the_written_release_under_each_countermeasure(checked):
@@ -102,8 +129,9 @@ def test_cancelled_check_leaves_a_complete_unchecked_release(two_cases: Path, tm
 
     out = tmp_path / "release"
     settings = ProtectSettings(method="random", check=QUICK)
+    protect_dataset(two_cases, discover_cases(two_cases), out, settings, None, progress, cancel)
     with pytest.raises(Cancelled), torch_threads(1):
-        protect_dataset(two_cases, discover_cases(two_cases), out, settings, None, progress, cancel)
+        check_written_release(two_cases, out, settings.check, progress, cancel)
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert manifest["checked_against"] is None and len(manifest["cases"]) == 2
     assert "Not checked on this data" in (out / "medue/report.html").read_text()

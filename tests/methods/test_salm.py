@@ -77,7 +77,7 @@ def test_written_release_changes_exactly_k_voxels_within_budget(dataset, tmp_pat
 
 def test_the_same_seed_gives_the_same_noise_and_another_seed_does_not(dataset):
     data = prepared(dataset)
-    cases = [p for _, p in data.pairs]
+    cases = data.sample
     config = SALMConfig(class_names=data.class_names, **SMALL)
     with torch_threads(1):
         first = fit_salm(cases, config)
@@ -92,13 +92,13 @@ def test_a_saved_perturber_protects_new_images_of_the_same_classes(dataset, tmp_
     data = prepared(dataset)
     config = SALMConfig(class_names=data.class_names, **SMALL)
     with torch_threads(1):
-        perturber = fit_salm([p for _, p in data.pairs], config)
+        perturber = fit_salm(data.sample, config)
         saved = perturber.save(tmp_path / "salm.pt")
         loaded = load_perturber(saved)
         fresh = prepared(
             write_dataset(tmp_path / "new", per_class=2, seed=5), names=loaded.class_names
         )
-        for _, case in fresh.pairs:
+        for case in fresh.sample:
             delta = loaded.perturb(case)
             assert np.count_nonzero(delta) == top_k_count(case.image.size, 0.1)
             assert np.abs(delta).max() == pytest.approx(case.budget.epsilon)
@@ -108,7 +108,7 @@ def test_a_saved_perturber_protects_new_images_of_the_same_classes(dataset, tmp_
 def test_whole_image_baseline_changes_every_voxel(dataset):
     data = prepared(dataset, method="salm-emn-image")
     config = SALMConfig(method="salm-emn-image", class_names=data.class_names, **SMALL)
-    cases = [p for _, p in data.pairs]
+    cases = data.sample
     with torch_threads(1):
         delta = fit_salm(cases[:6] + cases[-6:], config).perturb(cases[0])
     assert np.count_nonzero(delta) == delta.size
@@ -135,9 +135,9 @@ def test_volumes_get_a_3d_surrogate_and_exactly_k_changed_voxels(tmp_path):
     data = prepared(tmp_path, top_k=0.05)
     config = SALMConfig(class_names=data.class_names, top_k=0.05, **SMALL)
     with torch_threads(1):
-        perturber = fit_salm([p for _, p in data.pairs], config)
+        perturber = fit_salm(data.sample, config)
     assert perturber.spatial_dims == 3
-    case = data.pairs[0][1]
+    case = data.sample[0]
     delta = perturber.perturb(case)
     assert delta.shape == case.image.shape == (8, 16, 16)
     assert np.count_nonzero(delta) == top_k_count(case.image.size, 0.05)

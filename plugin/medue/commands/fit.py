@@ -1,7 +1,8 @@
 """Fit a protection method on a dataset and save it, for ``medue protect --generator``.
 
 UMed, EMN and SALM save their trained networks (``.pt``); the fixed patterns and baselines save
-their parameters and key (JSON), so every release made with it carries the same pattern."""
+their parameters and key (JSON), so every release made with it carries the same pattern. The fit
+reads a sample of the dataset (``--fit-cases``, ``medue.job.sample``), named when it is done."""
 
 from __future__ import annotations
 
@@ -35,4 +36,7 @@ def run(args: argparse.Namespace) -> int:
     path = perturber.save(args.generator)
     kind = "pattern" if perturber.method in JSON_METHODS else "generator"
     print(f"saved {perturber.method} {kind} ({dataset.mode}) to {path}")
+    if dataset.sample_ids:
+        print(f"fitted on {len(dataset.sample_ids)} of {len(dataset.cases)} cases: "
+              f"{', '.join(dataset.sample_ids)}")  # fmt: skip
     return report_failures(dataset.failures, len(cases))

@@ -13,6 +13,7 @@ from medue.errors import InputError
 from medue.intensity import CT_WINDOWS
 from medue.io.image_file import image_extension
 from medue.job import ProtectSettings
+from medue.job.settings import FIT_VOXELS
 from medue.methods import DEFAULT_METHOD, METHODS
 from medue.methods.salm import DEFAULT_TOP_K
 from medue.prepare import RoiSpec
@@ -37,6 +38,11 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
         "--iterations", type=int, help="UMed training steps (default 300) or EMN rounds (10)"
     )
     group.add_argument("--seed", type=int, default=0)
+    group.add_argument(
+        "--fit-cases", type=int, metavar="N",
+        help="fit the method on N cases drawn from the seed (default: as many as fit in "
+        f"{FIT_VOXELS // 2**20} Mi voxels); every case is protected either way",
+    )  # fmt: skip
     classify = parser.add_argument_group("classification datasets (--method salm*)")
     classify.add_argument(
         "--classes", type=Path,
@@ -54,6 +60,8 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
     if args.iterations is not None and args.iterations < 1:
         raise InputError(None, "--iterations must be at least 1")
+    if args.fit_cases is not None and args.fit_cases < 1:
+        raise InputError(None, "--fit-cases must be at least 1")
     if args.band_radius < 0:
         raise InputError(None, "--band-radius must be 0 or more")
     if args.top_k is not None and not 0 < args.top_k <= 1:
@@ -72,6 +80,7 @@ def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
         iterations=args.iterations,
         seed=args.seed,
         top_k=args.top_k,
+        fit_cases=args.fit_cases,
     )
 
 

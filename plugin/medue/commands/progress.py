@@ -27,6 +27,8 @@ class PhaseBars:
             self.close()
             self.phase = phase
             self.bar = tqdm(total=total, desc=LABELS.get(phase, phase), unit="step")
+        elif total != self.bar.total:  # a phase whose length is known as it goes (the sample)
+            self.bar.total = total
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

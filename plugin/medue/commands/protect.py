@@ -1,8 +1,10 @@
 """Write protected copies of a dataset (same names, format, geometry, dtype) plus a report.
 
-Fits the method on the dataset first, unless --generator names one saved by ``medue fit`` (then
-each image takes one generator pass). Output: the protected images and their labels mirrored
-under OUTPUT, and OUTPUT/medue/ with manifest.json, report.html, figures and the generator.
+Fits the method on a sample of the dataset first (``--fit-cases``), unless --generator names one
+saved by ``medue fit`` (then each image takes one generator pass), then protects every case, one
+at a time; ``--check`` then trains a victim on the written release (``medue.job.check``).
+Output: the protected images and their labels mirrored under OUTPUT, and OUTPUT/medue/ with
+manifest.json, report.html, figures and the generator.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from medue.commands.options import add_protection_arguments, cases_from_args, se
 from medue.commands.progress import PhaseBars
 from medue.errors import InputError
 from medue.job import protect_dataset
-from medue.job.check import CHECK_COUNTERMEASURES, CheckSettings
+from medue.job.check import CHECK_COUNTERMEASURES, CheckSettings, check_written_release
 from medue.methods import load_perturber
 
 HELP = "protect a dataset (or one image) into an output folder"
@@ -48,14 +50,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, "--check trains segmentation victims; for SALM use medue evaluate")
     cases = cases_from_args(args, settings)
     bars = PhaseBars(enabled=not args.no_progress)
+    checked = None
     try:
         outcome = protect_dataset(args.input, cases, args.output, settings, perturber, bars)
+        if settings.check is not None and outcome.results:  # the release is complete now
+            checked = check_written_release(args.input, outcome.output, settings.check, bars)
     finally:
         bars.close()
     if outcome.results:
         print(_summary_line(outcome))
-    if outcome.checked is not None:
-        print(_check_lines(outcome.checked))
+    if checked is not None:
+        print(_check_lines(checked))
     print(f"report: {outcome.report}\nmanifest: {outcome.manifest}")
     return report_failures(outcome.failures, len(cases))
 

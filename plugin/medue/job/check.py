@@ -1,5 +1,10 @@
 """The "checked against" section of a protect report: a quick victim check of the written release.
 
+A step after the protect job, never inside it: ``medue protect --check`` (and a server runner)
+calls ``check_written_release`` once ``medue.job.protect_dataset`` has returned, which runs
+``check_release`` and adds its section to the release's manifest and report
+(``medue.job.manifest.record_check``). The protect job itself never imports ``medue.evaluate``.
+
 Why: a data owner should not have to take MedUE's benchmark on trust for their own data. With
 ``medue protect --check``, right after the files are written, the cheapest credible attacker (a 2D
 UNet, one seed, a few epochs) is trained on the protected copy and on the original under each of
@@ -18,6 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medue.errors import InputError
+from medue.job.manifest import record_check
+from medue.job.outputs import REPORT_FOLDER
 from medue.methods.base import CancelToken, ProgressCallback, no_progress
 
 CHECK_COUNTERMEASURES = ("none", "median", "gaussian", "downup", "jpeg2000_mr", "augment", "pgd")
@@ -76,6 +83,24 @@ def check_release(
         "rows": rows,
         "verdict": verdict(rows),
     }
+
+
+def check_written_release(
+    original: Path,
+    output: Path,
+    settings: CheckSettings,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict:
+    """Check the release ``protect_dataset`` wrote from ``original`` into ``output``, and record
+    the section in its manifest (``checked_against``) and report; details go to
+    ``OUT/medue/check/``. Returns the section. A cancel (``Cancelled``) leaves the release and
+    its record as the job wrote them: complete, unchecked."""
+    output = Path(output).absolute()
+    folder = output / REPORT_FOLDER / CHECK_FOLDER
+    section = check_release(Path(original).absolute(), output, folder, settings, progress, cancel)
+    record_check(output, section)
+    return section
 
 
 def verdict(rows: list[dict]) -> str:

@@ -1,0 +1,125 @@
+"""The record of a release: ``OUT/medue/manifest.json`` and the HTML report drawn from it.
+
+The manifest holds every parameter, the fitted method, the cases the method was fitted on, each
+protected case's record with the sha256 of its input and copy, the failed and left-out inputs,
+a summary, and ``checked_against``: the victim check of the written release (``medue.job.check``),
+None until one has run. The report is always drawn from the manifest as written (JSON values), so
+a report rewritten after a check shows exactly what the first one did, plus the check.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from medue import __version__
+from medue.batch import Failure
+from medue.errors import InputError
+from medue.io.atomic import atomic_path
+from medue.job.outputs import REPORT_FOLDER, fingerprint
+from medue.job.record import ReleaseRecord
+from medue.job.settings import ProtectSettings
+from medue.methods.base import Perturber
+from medue.reference import benchmark_reference
+from medue.report import write_html
+
+MANIFEST = "manifest.json"
+REPORT = "report.html"
+
+
+def build_manifest(
+    input_path: Path,
+    output: Path,
+    settings: ProtectSettings,
+    perturber: Perturber | None,
+    generator_path: Path | None,
+    results: list,
+    failures: list[Failure],
+    release: ReleaseRecord,
+    fit_ids: list[str],
+) -> dict:
+    """The manifest of a finished job; ``results`` is ``[(CaseResult, Case, figure path)]``,
+    ``fit_ids`` the image ids the method was fitted on (empty when it fits on no image or was
+    given fitted)."""
+    cases = []
+    for result, case, figure in results:
+        entry = result.as_dict()
+        entry["input_sha256"] = fingerprint(case.image)
+        entry["output_sha256"] = release.sha256(Path(result.output))
+        entry["figure"] = str(figure.relative_to(output / REPORT_FOLDER))
+        cases.append(entry)
+    return {
+        "medue_version": __version__,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "input": str(input_path.resolve()),
+        "output": str(output),
+        "settings": settings.as_dict(),
+        "method": perturber.describe() if perturber is not None else None,
+        "generator": (
+            {"path": str(generator_path), "sha256": fingerprint(generator_path)}
+            if generator_path is not None
+            else None
+        ),
+        "fit_cases": list(fit_ids),
+        "cases": cases,
+        "failed": [{"source": f.source, "problem": f.problem} for f in failures if not f.skipped],
+        "left_out": [{"source": f.source, "why": f.problem} for f in failures if f.skipped],
+        "summary": summarise(cases),
+    }
+
+
+def summarise(cases: list[dict]) -> dict:
+    """Counts and the range of PSNR, SSIM (and of eps/sigma, ROI PSNR where every case has them)."""
+    if not cases:
+        return {"protected": 0}
+    psnr = [c["metrics"]["psnr_db"] for c in cases]
+    ssim = [c["metrics"]["ssim"] for c in cases]
+    seen = {
+        f"{key}_{how.__name__}": float(how([c["metrics"][key] for c in cases]))
+        for key, how in (("epsilon_over_sigma", max), ("psnr_roi_db", min))
+        if all(key in c["metrics"] for c in cases)
+    }
+    return seen | {
+        "protected": len(cases),
+        "psnr_db_mean": float(np.mean(psnr)),
+        "psnr_db_min": float(np.min(psnr)),
+        "ssim_mean": float(np.nanmean(ssim)),
+        "ssim_min": float(np.nanmin(ssim)),
+    }
+
+
+def write_record(output: Path, record: dict) -> tuple[Path, Path]:
+    """Write ``OUT/medue/manifest.json`` and ``report.html`` (atomically) from ``record``;
+    returns their paths."""
+    text = json.dumps(record, indent=2, default=str)
+    with atomic_path(output / REPORT_FOLDER / MANIFEST) as tmp:
+        tmp.write_text(text)
+    record = json.loads(text)  # the report shows what the manifest says
+    settings = record["settings"]
+    report = write_html(
+        output / REPORT_FOLDER / REPORT,
+        f"MedUE protection report: {settings['method']}",
+        {"settings": settings, "summary": record["summary"]},
+        record["cases"],
+        record["failed"],
+        record["checked_against"],
+        benchmark_reference(settings["method"], settings["budget"]["preset"]),
+        left_out=record["left_out"],
+    )
+    return output / REPORT_FOLDER / MANIFEST, report
+
+
+def record_check(output: Path, checked: dict) -> tuple[Path, Path]:
+    """Add a victim check's section (``medue.job.check.check_release``) to the finished release
+    in ``output``: its manifest's ``checked_against`` and its report are rewritten, nothing else.
+    Returns the manifest and report paths; raises ``InputError`` when ``output`` holds no
+    manifest."""
+    path = output / REPORT_FOLDER / MANIFEST
+    if not path.is_file():
+        raise InputError(output, "holds no MedUE manifest (protect into it first)")
+    record = json.loads(path.read_text())
+    record["checked_against"] = checked
+    return write_record(output, record)
