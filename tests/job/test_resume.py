@@ -78,3 +78,19 @@ def test_kill_9_mid_apply_then_resume_writes_every_file_once(many_cases, tmp_pat
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert len(manifest["cases"]) == 12 and not manifest["failed"]
     assert not list(out.rglob(f"{TMP_PREFIX}*"))  # no half-written file left behind
+
+
+def test_a_rerun_of_a_fitted_method_reuses_its_saved_fit(two_cases, tmp_path):
+    # A fitted method's saved file records its own fit time, so fitting again would never give
+    # the same file: the rerun must apply the saved one instead (and fit nothing).
+    out = tmp_path / "out"
+    settings = ProtectSettings(method="emn", iterations=1)
+    protect_dataset(two_cases, discover_cases(two_cases), out, settings)
+    before = stamps(out)
+    generator = out / "medue" / "generator.pt"
+    saved = generator.stat().st_mtime_ns
+    phases: list[str] = []
+    protect_dataset(two_cases, discover_cases(two_cases), out, settings,
+                    progress=lambda phase, done, total: phases.append(phase))  # fmt: skip
+    assert "fit" not in phases
+    assert stamps(out) == before and generator.stat().st_mtime_ns == saved

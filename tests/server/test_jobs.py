@@ -70,6 +70,12 @@ BAD_REQUESTS = [
     ([1, 2], 400, "JSON object"),
     ({"store": True}, 400, "store is for studies in a PACS"),
     ({"store": "yes"}, 400, "store must be"),
+    ({"check": {"epochs": 0}}, 400, "check.epochs"),
+    ({"check": "yes"}, 400, "check must be"),
+    ({"method": "salm", "check": True}, 400, "medue evaluate"),
+    ({"check": {"epochs": 0}}, 400, "check.epochs"),
+    ({"check": "yes"}, 400, "check must be"),
+    ({"method": "salm", "check": True}, 400, "medue evaluate"),
 ]
 
 

@@ -6,9 +6,10 @@ input, of its protected copy (and label copy), the job's key and the case's reco
 manifest. A job run again into the same folder skips a case only when all of these still hold:
 
 - same job key: the same settings (``ProtectSettings`` without the victim check) and the same
-  fitted method (sha256 of the saved generator or pattern file: fits are deterministic for a seed
-  on one machine, so the refit of a resumed job normally matches; if it does not, every case is
-  redone rather than mixing two perturbations in one release);
+  fitted method (sha256 of the saved generator or pattern file). A run with the same settings
+  first looks for a saved method that earlier cases were made with and applies it again rather
+  than fitting anew (``job.run``), so a resumed job neither fits twice nor mixes two
+  perturbations in one release;
 - the input file is unchanged (sha256);
 - the copy on disk is the one recorded (sha256), and so is the label copy.
 

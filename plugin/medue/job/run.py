@@ -42,7 +42,7 @@ from medue.job.resume import FinishedCases, job_key
 from medue.job.sample import draw_sample, planned_size
 from medue.job.scan import DatasetSummary, scan_dataset
 from medue.job.settings import FIT_VOXELS, ProtectSettings
-from medue.methods import JSON_METHODS, FitOptions, fit_method
+from medue.methods import JSON_METHODS, FitOptions, fit_method, load_perturber
 from medue.methods.base import (
     CancelToken,
     NeverCancelled,
@@ -196,12 +196,16 @@ def protect_dataset(
     release = ReleaseRecord.open(input_path, output)
     remove_leftovers(output)  # half-written files of a killed run (never a finished copy)
     started = time.time()
+    resumed = _fitted_earlier(output, settings) if perturber is None else None
+    if resumed is not None:
+        perturber, generator_path = resumed
     class_values = perturber.class_values if perturber is not None else None
     names = getattr(perturber, "class_names", None) or None
     dataset = prepare_dataset(
         cases, settings, class_values or None, progress, cancel, names, fit=perturber is None
     )
-    results, failures, generator_path = [], list(dataset.failures), None
+    results, failures = [], list(dataset.failures)
+    generator_path = resumed[1] if resumed is not None else None
     fit_ids = dataset.sample_ids if perturber is None else []
     if not dataset.cases:  # nothing to fit on or protect: the record still says what failed
         perturber = None
@@ -209,7 +213,7 @@ def protect_dataset(
         perturber = fit_prepared(dataset, settings, progress, cancel)
     dataset.sample = []  # the fitted method holds what it needs: free the sample before applying
     if perturber is not None:
-        generator_path = _save_generator(perturber, output)
+        generator_path = generator_path or _save_generator(perturber, output)
         key = job_key(settings.as_dict(), fingerprint(generator_path))
         prepare = partial(
             read_and_prepare,
@@ -240,6 +244,17 @@ def _write_class_table(output: Path, results: list, release: ReleaseRecord) -> N
     release.check_target(output / CLASS_TABLE, [Path(CLASS_TABLE)])
     entries = [(Path(result.output), case.category) for result, case, _ in results]
     release.add(write_class_table(output, entries))
+
+
+def _fitted_earlier(output: Path, settings: ProtectSettings) -> tuple[Perturber, Path] | None:
+    """The method an earlier run of this same job fitted and saved, if that run finished at least
+    one case with it (its journal's key is these settings and that file's hash): a resumed job
+    applies the very method its finished cases were made with, without fitting again."""
+    for path in sorted((output / REPORT_FOLDER).glob("generator.*")):
+        key = job_key(settings.as_dict(), fingerprint(path))
+        if FinishedCases.open(output, key).entries:
+            return load_perturber(path), path
+    return None
 
 
 def _save_generator(perturber: Perturber, output: Path) -> Path:

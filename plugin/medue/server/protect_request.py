@@ -9,7 +9,8 @@ The body of ``POST /protect/jobs``::
      "seed": 0, "iterations": null, "top_k": null,   # method settings (top_k: SALM only)
      "export": "name",                    # release folder under the export folder (default:
                                           # method-preset, e.g. "pattern-blocks-balanced")
-     "store": false}                      # PACS only: store each protected series back (STOW-RS)
+     "store": false,                      # PACS only: store each protected series back (STOW-RS)
+     "check": false | true | {"epochs": 10}}  # then a victim check of the release (segmentation)
 
 Everything is checked here, before a job exists: each problem is one :class:`RequestError` with a
 message naming the field. Names that become paths (export, image ids) must be plain names: no
@@ -24,7 +25,8 @@ from typing import Any
 
 from medue.budget import DEFAULT_PRESET, PRESETS, BudgetRequest
 from medue.job import ProtectSettings
-from medue.methods import DEFAULT_METHOD, METHODS
+from medue.job.check import CheckSettings
+from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, METHODS
 from medue.prepare import RoiSpec
 
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -39,6 +41,7 @@ FIELDS = {
     "top_k",
     "export",
     "store",
+    "check",
 }
 
 
@@ -70,10 +73,15 @@ class ProtectRequest:
         settings = dict(saved["settings"])
         roi = settings.pop("roi")
         budget = settings.pop("budget")
-        settings.pop("check", None)
+        check = settings.pop("check", None)
         return cls(
             settings=ProtectSettings(
                 **settings,
+                check=CheckSettings(
+                    **{k: tuple(v) if isinstance(v, list) else v for k, v in check.items()}
+                )
+                if check
+                else None,  # fmt: skip
                 roi=RoiSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in roi.items()}),
                 budget=BudgetRequest(**budget),
             ),
@@ -102,6 +110,7 @@ def parse_request(body: Any, known_images: set[str]) -> ProtectRequest:
         seed=_integer(body.get("seed", 0), "seed", minimum=0),
         iterations=_optional_integer(body.get("iterations"), "iterations"),
         top_k=_top_k(body.get("top_k")),
+        check=_check(body.get("check", False), method),
     )
     images = _images(body.get("images", "all"), known_images)
     default_export = f"{method}-{budget.preset or f'eps{budget.epsilon:g}'}"
@@ -167,6 +176,18 @@ def _images(images: Any, known: set[str]) -> tuple[str, ...] | None:
     if missing:
         raise RequestError(f"unknown image id(s): {', '.join(missing)}", status=404)
     return tuple(dict.fromkeys(images))
+
+
+def _check(value: Any, method: str) -> CheckSettings | None:
+    if value is False or value is None:
+        return None
+    if method in CLASSIFICATION_METHODS:
+        raise RequestError("check trains segmentation victims; for SALM use medue evaluate")
+    if value is True:
+        return CheckSettings()
+    if not isinstance(value, dict) or set(value) - {"epochs"}:
+        raise RequestError(f'check must be true, false or {{"epochs": N}}, got {value!r}')
+    return CheckSettings(epochs=_integer(value.get("epochs", 10), "check.epochs", minimum=1))
 
 
 def _top_k(value: Any) -> float | None:

@@ -4,11 +4,13 @@ It drives the same engine function as ``medue protect`` (``medue.job.protect_dat
 the job's ``status.json`` as it goes (phase, done/total, ETA; at most twice a second). A cancel is
 the ``cancel`` file in the job's folder, checked by the engine between cases and fit steps.
 
-Run again on a job whose earlier worker died (``kill -9``, power loss), it resumes: when that
-worker had finished fitting, the method it saved in the release is loaded instead of fitted again,
-and every image the release records as finished, with its files unchanged, is kept as it is
-(``medue.job.resume``). The worker is started by ``medue.server.supervisor`` with the job's lock
-already taken for it (an inherited descriptor), so two workers never run one job.
+Run again on a job whose earlier worker died (``kill -9``, power loss), it resumes as
+``medue protect`` does: the method the earlier worker fitted and saved is applied again, and every
+image the release records as finished, with its files unchanged, is kept as it is
+(``medue.job.resume``). With the request's ``check``, a victim check of the written release
+follows (``medue.job.check``), as ``medue protect --check`` does. The worker is started by
+``medue.server.supervisor`` with the job's lock already taken for it (an inherited descriptor),
+so two workers never run one job.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ from pathlib import Path
 
 from medue.errors import InputError
 from medue.job import protect_dataset
-from medue.job.outputs import REPORT_FOLDER
-from medue.methods import load_perturber
-from medue.methods.base import Cancelled, Perturber, check_cancel
+from medue.job.check import check_written_release
+from medue.methods.base import Cancelled, check_cancel
 from medue.server.protect_request import ProtectRequest
 from medue.server.sources import source_for
 from medue.server.store import JobStore, read_json, write_json
@@ -45,10 +46,9 @@ class FileCancel:
 class StatusWriter:
     """The engine's progress callback, written to ``status.json`` with a per-phase ETA."""
 
-    def __init__(self, path: Path, fitted: str | None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.phase, self.phase_started, self.last_write = "", 0.0, 0.0
-        self.fitted = fitted
         self.write({"state": "running", "phase": "prepare", "done": 0, "total": 0})
 
     def __call__(self, phase: str, done: int, total: int) -> None:
@@ -64,7 +64,7 @@ class StatusWriter:
 
     def write(self, status: dict) -> None:
         self.last_write = time.monotonic()
-        status = {**status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"), "fitted": self.fitted}
+        status = {**status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
         write_json(self.path, status)
 
 
@@ -75,18 +75,16 @@ def run_job(folder: Path) -> str:
         raise InputError(folder, "no job record (job.json) here")
     request = ProtectRequest.from_dict(job.record["request"])
     cancel = FileCancel(folder / "cancel")
-    status = StatusWriter(folder / "status.json", read_json(folder / "status.json").get("fitted"))
+    status = StatusWriter(folder / "status.json")
     source = source_for(job.record["studies"], Path(job.record["cache"]))
-    progress = _noting_fit(status, job.output)
+    settings = request.settings
     try:
-        perturber = _fitted_earlier(job.output, status.fitted)
-        classification = request.settings.classification
-        root, cases = source.fetch(job.record["images"], classification, progress, cancel)
+        root, cases = source.fetch(job.record["images"], settings.classification, status, cancel)
         check_cancel(cancel)
-        outcome = protect_dataset(
-            root, cases, job.output, request.settings, perturber, progress, cancel
-        )
-        stored = _store_back(source, outcome.results, progress) if request.store else []
+        outcome = protect_dataset(root, cases, job.output, settings, None, status, cancel)
+        stored = _store_back(source, outcome.results, status) if request.store else []
+        if settings.check is not None and outcome.results:  # after the release is complete
+            check_written_release(root, job.output, settings.check, status, cancel)
     except Cancelled:
         status.write({"state": "cancelled", "phase": status.phase})
         return "cancelled"
@@ -126,26 +124,6 @@ def _store_back(source, results: list, progress) -> list[dict]:
             stored.append({"image_id": result.image_id, "problem": f"not stored: {error.problem}"})
         progress("store", index + 1, len(results))
     return stored
-
-
-def _fitted_earlier(output: Path, fitted: str | None) -> Perturber | None:
-    """The method an earlier worker of this job fitted and saved, if it got that far."""
-    if fitted and Path(fitted).is_file():
-        log.info("resuming with the method fitted earlier: %s", fitted)
-        return load_perturber(Path(fitted))
-    return None
-
-
-def _noting_fit(status: StatusWriter, output: Path):
-    """Progress that also records the saved method once applying starts (it is saved before)."""
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if phase == "apply" and status.fitted is None:
-            saved = sorted((output / REPORT_FOLDER).glob("generator.*"))
-            status.fitted = str(saved[0]) if saved else None
-        status(phase, done, total)
-
-    return progress
 
 
 def main(argv: list[str] | None = None) -> int:
