@@ -77,8 +77,9 @@ def copy_label(case: Case, root: Path, output: Path) -> Path | None:
 
 
 def fingerprint(path: Path) -> str:
-    """sha256 of a file, of an image's files (a detached header and its data file), or of a
-    folder's files (names and contents, sorted)."""
+    """sha256 of a file's bytes (what ``sha256sum`` prints); for an image made of several files (a
+    detached header and its data file) or a folder (a DICOM series), sha256 over each file's name
+    and bytes, in sorted order."""
     digest = hashlib.sha256()
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
@@ -87,7 +88,8 @@ def fingerprint(path: Path) -> str:
     else:
         files = [path]
     for file in files:
-        digest.update(file.name.encode())
+        if len(files) > 1 or path.is_dir():
+            digest.update(file.name.encode())
         with file.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
