@@ -27,3 +27,8 @@ def test_unchecked_report_quotes_the_benchmark_as_the_benchmark():
     assert "on MedUE's own benchmarks" in page and "not this data" in page
     assert "<td>median</td>" in page and "lesion" in page
     assert "no countermeasure runs" in check_section(None, None)
+
+
+def test_salm_reports_say_what_the_classification_benchmark_measured():
+    reference = benchmark_reference("salm", "strong")
+    assert "not protective" in reference["note"] and "section 9" in reference["source"]

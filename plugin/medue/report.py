@@ -164,7 +164,8 @@ def _visibility_summary(cases: Sequence[dict]) -> str:
         roi = min(m["psnr_roi_db"] for m in metrics)
         verdict = BELOW_NOISE if ratio < 1 else AT_NOISE
         text += (
-            f", {roi:.1f} dB at the lowest over the ROI box. The largest change is {ratio:.2f} "
+            f", {roi:.1f} dB at the lowest over the box of the region it may change. The largest "
+            f"change is {ratio:.2f} "
             f"times the noise sigma of its own image: {verdict}"
         )
     return text + "."
@@ -175,6 +176,8 @@ def _protection_summary(checked: dict | None, reference: dict | None) -> str:
         return f"Checked on this data: {checked['verdict']}."
     if not reference:
         return "Not checked on this data, and not measured on MedUE's benchmarks: unknown."
+    if "note" in reference:
+        return f"Not checked on this data. {reference['note']}"
     scores = [
         f"{name}: {row['ratio']:.0%} of the clean victim's DSC"
         for name, result in reference["datasets"].items()
@@ -240,7 +243,8 @@ def _visibility_lines(m: dict) -> str:
         return ""
     return (
         f"noise sigma {m['noise_sigma']:.3g}: max change {m['epsilon_over_sigma']:.2f} sigma, "
-        f"RMS {m['rms_over_sigma']:.2f} sigma<br>PSNR over the ROI box {m['psnr_roi_db']:.1f} dB"
+        f"RMS {m['rms_over_sigma']:.2f} sigma<br>PSNR over the changeable region's box "
+        f"{m['psnr_roi_db']:.1f} dB"
         f"<br>whole-image "
     )
 

@@ -204,7 +204,8 @@ def test_report_opens_with_a_summary_and_shows_settings_as_a_table(tmp_path):
     page = outcome.report.read_text()
     summary = page[page.index("<h2>Summary</h2>") : page.index("<h2>Settings</h2>")]
     assert "1 images protected, 0 failed." in summary
-    assert "times the noise sigma of its own image" in summary and "over the ROI box" in summary
+    assert "times the noise sigma of its own image" in summary
+    assert "over the box of the region it may change" in summary
     assert "Not checked on this data" in summary
     assert "<td>settings.method</td><td>random</td>" in page
     assert "<pre>" not in page  # no JSON dump

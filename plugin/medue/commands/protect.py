@@ -10,6 +10,8 @@ manifest.json, report.html, figures and the generator.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         bars.close()
     if outcome.results:
         print(_summary_line(outcome))
+    for warning in json.loads(outcome.manifest.read_text()).get("warnings", []):
+        print(f"medue: warning: {warning}", file=sys.stderr)
     if checked is not None:
         print(_check_lines(checked))
     print(f"report: {outcome.report}\nmanifest: {outcome.manifest}")

@@ -58,6 +58,7 @@ def build_manifest(
         "output": str(output),
         "settings": settings.as_dict(),
         "method": perturber.describe() if perturber is not None else None,
+        "warnings": _warnings(perturber),
         "generator": (
             {"path": str(generator_path), "sha256": fingerprint(generator_path)}
             if generator_path is not None
@@ -123,3 +124,11 @@ def record_check(output: Path, checked: dict) -> tuple[Path, Path]:
     record = json.loads(path.read_text())
     record["checked_against"] = checked
     return write_record(output, record)
+
+
+def _warnings(perturber) -> list[str]:
+    """What the fit itself says went wrong (e.g. SALM's noise did not converge)."""
+    if perturber is None:
+        return []
+    warning = perturber.describe().get("history", {}).get("warning")
+    return [warning] if warning else []
