@@ -162,3 +162,15 @@ def test_a_rank_killed_mid_apply_leaves_a_job_that_resumes_writing_every_file_on
     assert again <= landed - finished and len(again) <= 4
     assert all(Path(p).stat().st_mtime_ns == t for p, t in before.items())  # kept, not rewritten
     assert not list(out.rglob(f"{TMP_PREFIX}*"))
+
+
+def test_the_server_starts_its_worker_under_torchrun_when_medue_nproc_says_so(monkeypatch):
+    from medue.server.supervisor import worker_command  # noqa: PLC0415
+
+    monkeypatch.delenv("MEDUE_NPROC", raising=False)
+    assert worker_command("py", "JOB") == ["py", "-m", "medue.server.worker", "JOB"]
+    monkeypatch.setenv("MEDUE_NPROC", "4")
+    assert worker_command("py", "JOB") == [
+        "py", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4",
+        "-m", "medue.server.worker", "JOB",
+    ]  # fmt: skip

@@ -9,6 +9,10 @@ worker had finished fitting, the method it saved in the release is loaded instea
 and every image the release records as finished, with its files unchanged, is kept as it is
 (``medue.job.resume``). The worker is started by ``medue.server.supervisor`` with the job's lock
 already taken for it (an inherited descriptor), so two workers never run one job.
+
+With ``MEDUE_NPROC`` = N > 1 the supervisor starts the worker under torchrun (N processes on this
+node, ``medue.distributed``): rank 0 fetches the images first (the others then find them in the
+cache), every rank protects its shard, and rank 0 alone writes the status and stores back.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from medue import distributed
 from medue.errors import InputError
 from medue.job import protect_dataset
 from medue.job.outputs import REPORT_FOLDER
@@ -63,6 +68,8 @@ class StatusWriter:
                     "eta_seconds": round(eta, 1) if eta is not None else None})  # fmt: skip
 
     def write(self, status: dict) -> None:
+        if not distributed.ranks().main:
+            return  # rank 0 writes the job's status
         self.last_write = time.monotonic()
         status = {**status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"), "fitted": self.fitted}
         write_json(self.path, status)
@@ -81,12 +88,13 @@ def run_job(folder: Path) -> str:
     try:
         perturber = _fitted_earlier(job.output, status.fitted)
         classification = request.settings.classification
-        root, cases = source.fetch(job.record["images"], classification, progress, cancel)
+        root, cases = _fetch(source, job.record["images"], classification, progress, cancel)
         check_cancel(cancel)
         outcome = protect_dataset(
             root, cases, job.output, request.settings, perturber, progress, cancel
         )
-        stored = _store_back(source, outcome.results, progress) if request.store else []
+        store = request.store and distributed.ranks().main
+        stored = _store_back(source, outcome.results, progress) if store else []
     except Cancelled:
         status.write({"state": "cancelled", "phase": status.phase})
         return "cancelled"
@@ -109,6 +117,15 @@ def run_job(folder: Path) -> str:
                   "summary": manifest.get("summary"), "failed": failed,
                   "stored": [item for item in stored if "series" in item]})  # fmt: skip
     return "done"
+
+
+def _fetch(source, images, classification: bool, progress, cancel):
+    """The job's images in the cache; rank 0 first, then the others (cache hits)."""
+    main = distributed.ranks().main
+    if main:
+        fetched = source.fetch(images, classification, progress, cancel)
+    distributed.barrier()
+    return fetched if main else source.fetch(images, classification, progress, cancel)
 
 
 def _store_back(source, results: list, progress) -> list[dict]:
@@ -153,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", type=Path, help="the job's folder in the server's job store")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    state = run_job(args.job.resolve())
+    distributed.init_from_env()  # a process group only under torchrun (MEDUE_NPROC > 1)
+    try:
+        state = run_job(args.job.resolve())
+    finally:
+        distributed.shutdown()
     log.info("job %s: %s", args.job.name, state)
     return 0 if state != "failed" else 1
 
