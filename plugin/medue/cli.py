@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from medue import __version__
+from medue import __version__, distributed
 from medue.commands import evaluate, fit, info, protect, serve
 from medue.errors import InputError
 
@@ -36,12 +37,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    nproc = getattr(args, "nproc", 1)
+    if nproc < 1:
+        print("medue: error: --nproc must be at least 1", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the processes; each runs the rest
+        return distributed.launch(nproc, distributed.strip_nproc(argv))
     try:
+        distributed.init_from_env()  # a process group only under torchrun with WORLD_SIZE > 1
         return COMMANDS[args.command].run(args)
     except InputError as error:
         print(f"medue: error: {error}", file=sys.stderr)
@@ -49,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medue: interrupted; no partial output was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

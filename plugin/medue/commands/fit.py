@@ -2,18 +2,21 @@
 
 UMed, EMN and SALM save their trained networks (``.pt``); the fixed patterns and baselines save
 their parameters and key (JSON), so every release made with it carries the same pattern. The fit
-reads a sample of the dataset (``--fit-cases``, ``medue.job.sample``), named when it is done."""
+reads a sample of the dataset (``--fit-cases``, ``medue.job.sample``), named when it is done.
+With ``--nproc N`` (or under torchrun) UMed trains data-parallel on N processes
+(``medue.distributed``); rank 0 alone saves the generator, in the single-process format."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from medue import distributed
 from medue.commands import report_failures
 from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
 from medue.commands.progress import PhaseBars
 from medue.job.run import fit_prepared, prepare_dataset
-from medue.methods import JSON_METHODS
+from medue.methods import DATA_PARALLEL_METHODS, JSON_METHODS
 
 HELP = "fit a method on a dataset and save it (a generator, or a pattern's key)"
 
@@ -22,17 +25,26 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="dataset folder, image file or DICOM series")
     parser.add_argument("generator", type=Path, help="output: .pt or .json (patterns)")
     add_protection_arguments(parser)
+    parser.add_argument(
+        "--nproc", type=int, default=1,
+        help="run on N local processes (torchrun; see docs/SCALE.md); default 1",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     cases = cases_from_args(args, settings)
-    bars = PhaseBars(enabled=not args.no_progress)
+    ranks = distributed.ranks()
+    bars = PhaseBars(enabled=not args.no_progress and ranks.main)
     try:
         dataset = prepare_dataset(cases, settings, progress=bars)
-        perturber = fit_prepared(dataset, settings, bars)
+        if ranks.main or settings.method in DATA_PARALLEL_METHODS:
+            perturber = fit_prepared(dataset, settings, bars)
     finally:
         bars.close()
+    distributed.barrier()
+    if not ranks.main:
+        return 0  # rank 0 alone saves the generator and reports
     path = perturber.save(args.generator)
     kind = "pattern" if perturber.method in JSON_METHODS else "generator"
     print(f"saved {perturber.method} {kind} ({dataset.mode}) to {path}")

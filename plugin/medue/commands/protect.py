@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from medue import distributed
 from medue.commands import report_failures
 from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
 from medue.commands.progress import PhaseBars
@@ -36,6 +37,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         f"({', '.join(CHECK_COUNTERMEASURES)}) and report what it scored",
     )  # fmt: skip
     parser.add_argument("--check-epochs", type=int, default=10, help="victim epochs (default 10)")
+    parser.add_argument(
+        "--nproc", type=int, default=1,
+        help="run on N local processes (torchrun; see docs/SCALE.md); default 1",
+    )  # fmt: skip
     add_protection_arguments(parser)
 
 
@@ -51,14 +56,17 @@ def run(args: argparse.Namespace) -> int:
     if settings.check is not None and settings.classification:
         raise InputError(None, "--check trains segmentation victims; for SALM use medue evaluate")
     cases = cases_from_args(args, settings)
-    bars = PhaseBars(enabled=not args.no_progress)
+    main = distributed.ranks().main
+    bars = PhaseBars(enabled=not args.no_progress and main)
     checked = None
     try:
         outcome = protect_dataset(args.input, cases, args.output, settings, perturber, bars)
-        if settings.check is not None and outcome.results:  # the release is complete now
+        if settings.check is not None and outcome.results and main:  # the release is complete
             checked = check_written_release(args.input, outcome.output, settings.check, bars)
     finally:
         bars.close()
+    if not main:
+        return 0  # rank 0 reports the whole job (and its exit code)
     if outcome.results:
         print(_summary_line(outcome))
     for warning in json.loads(outcome.manifest.read_text()).get("warnings", []):

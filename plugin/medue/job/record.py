@@ -11,6 +11,10 @@ even after an interrupted run that wrote no manifest:
 - the copies an earlier run wrote for cases that are not written this time (a case that fails
   now, or was removed from the input) are deleted if still unchanged, so that the folder holds
   exactly what the new manifest lists.
+
+A job run on several processes (``medue.distributed``) keeps one journal per rank
+(``journal.rank1.jsonl``, ...; rank 0's is ``journal.jsonl``), so no two processes append to one
+file; the journal is all of them together.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medue.distributed import rank_file, rank_files
 from medue.errors import InputError
 from medue.io import volume_files
 from medue.job.outputs import REPORT_FOLDER, fingerprint
@@ -36,12 +41,13 @@ class ReleaseRecord:
     output: Path  # resolved
     found: dict[Path, str] = field(default_factory=dict)  # the journal as this run found it
     written: dict[Path, str] = field(default_factory=dict)  # journaled by this run: path -> sha256
+    rank: int = 0  # which per-rank journal this process appends to
 
     @classmethod
-    def open(cls, input_path: Path, output: Path) -> ReleaseRecord:
-        """Read ``output``'s journal; refuse a folder holding another input's release, or a
-        report folder MedUE has no record of."""
-        record = cls(input_path.resolve(), output.resolve())
+    def open(cls, input_path: Path, output: Path, rank: int = 0) -> ReleaseRecord:
+        """Read ``output``'s journal (every rank's); refuse a folder holding another input's
+        release, or a report folder MedUE has no record of."""
+        record = cls(input_path.resolve(), output.resolve(), rank=rank)
         inputs = set()
         for entry in _entries(record.output):
             inputs.add(entry["input"])
@@ -89,7 +95,7 @@ class ReleaseRecord:
             "output": str(resolved),
             "sha256": self.written[resolved],
         }
-        journal = self.output / REPORT_FOLDER / JOURNAL
+        journal = self.output / REPORT_FOLDER / rank_file(JOURNAL, self.rank)
         journal.parent.mkdir(parents=True, exist_ok=True)
         with journal.open("a") as stream:
             stream.write(json.dumps(entry) + "\n")
@@ -126,11 +132,11 @@ class ReleaseRecord:
 
 
 def _entries(output: Path) -> list[dict]:
-    journal = output / REPORT_FOLDER / JOURNAL
-    if not journal.is_file():
-        return []
+    lines = []
+    for journal in sorted((output / REPORT_FOLDER).glob(rank_files(JOURNAL))):
+        lines += journal.read_text().splitlines()
     entries = []
-    for line in journal.read_text().splitlines():
+    for line in lines:
         try:
             entry = json.loads(line)
         except ValueError:

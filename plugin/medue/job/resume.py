@@ -15,7 +15,9 @@ manifest. A job run again into the same folder skips a case only when all of the
 
 A line cut by a crash is ignored, like the journal's; a case whose line is missing is simply done
 again (its copy, if it landed, is the journal's to replace). The whole record is a few hundred
-bytes per case, read once at the start of a job.
+bytes per case, read once at the start of a job. A job run on several processes keeps one such
+record per rank (``cases.rank1.jsonl``, ...; ``medue.distributed``) and reads them all, so a
+job resumes whatever number of processes ran it before.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medue.distributed import rank_file, rank_files
 from medue.job.outputs import REPORT_FOLDER, fingerprint
 
 CASES = "cases.jsonl"
@@ -45,13 +48,13 @@ class FinishedCases:
     output: Path
     key: str
     entries: dict[str, dict] = field(default_factory=dict)
+    rank: int = 0  # which per-rank record this process appends to
 
     @classmethod
-    def open(cls, output: Path, key: str) -> FinishedCases:
-        """Read ``OUT/medue/cases.jsonl``; entries of other job keys are ignored."""
-        record = cls(output, key)
-        path = output / REPORT_FOLDER / CASES
-        if path.is_file():
+    def open(cls, output: Path, key: str, rank: int = 0) -> FinishedCases:
+        """Read ``OUT/medue/cases.jsonl`` (and every rank's); other job keys are ignored."""
+        record = cls(output, key, rank=rank)
+        for path in sorted((output / REPORT_FOLDER).glob(rank_files(CASES))):
             for line in path.read_text().splitlines():
                 try:
                     entry = json.loads(line)
@@ -78,7 +81,7 @@ class FinishedCases:
         """Append one finished case (synced to disk before the next case starts)."""
         entry = {**entry, "key": self.key}
         self.entries[entry["image_id"]] = entry
-        path = self.output / REPORT_FOLDER / CASES
+        path = self.output / REPORT_FOLDER / rank_file(CASES, self.rank)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as stream:
             stream.write(json.dumps(entry, default=str) + "\n")

@@ -11,6 +11,12 @@ and the manifest and report are written whatever happened. Progress is reported 
 and between fit steps, and every file is written atomically, so a cancelled job leaves no partial
 output. The victim check of a written release is the caller's next step
 (``medue.job.check.check_written_release``), not part of the job.
+
+Under torchrun (``medue.distributed``) every rank scans and prepares the sample; UMed fits
+with its gradients averaged across ranks, any other method is fitted by rank 0; rank 0 saves the
+fitted method and every other rank loads that file, so all apply the same perturbation. Each rank
+protects its shard of the cases (``cases[rank::world]``) with its own journals; rank 0 gathers
+the others' results and alone writes the manifest and the report, in the single-process order.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from functools import partial
 from itertools import count
 from pathlib import Path
 
+from medue import distributed
 from medue.batch import Failure
 from medue.budget import ROBUST_PRESET
 from medue.datasets import Case, LoadedCase
@@ -28,7 +35,7 @@ from medue.errors import InputError
 from medue.io.atomic import remove_leftovers
 from medue.job.apply import CaseResult
 from medue.job.apply_cases import apply_cases
-from medue.job.manifest import build_manifest, write_record
+from medue.job.manifest import MANIFEST, REPORT, build_manifest, write_record
 from medue.job.outputs import (
     CLASS_TABLE,
     REPORT_FOLDER,
@@ -42,7 +49,13 @@ from medue.job.resume import FinishedCases, job_key
 from medue.job.sample import draw_sample, planned_size
 from medue.job.scan import DatasetSummary, scan_dataset
 from medue.job.settings import FIT_VOXELS, ProtectSettings
-from medue.methods import JSON_METHODS, FitOptions, fit_method, load_perturber
+from medue.methods import (
+    DATA_PARALLEL_METHODS,
+    JSON_METHODS,
+    FitOptions,
+    fit_method,
+    load_perturber,
+)
 from medue.methods.base import (
     CancelToken,
     NeverCancelled,
@@ -188,32 +201,39 @@ def protect_dataset(
     """Protect ``cases`` into ``output``; fit first (on the sample) unless a fitted ``perturber``
     is given. ``settings.check`` is recorded, not run (see the module docstring)."""
     cancel = cancel or NeverCancelled()
+    ranks = distributed.ranks()
     if perturber is not None:  # the saved method is what runs, with the K it was fitted for
         top_k = getattr(perturber, "top_k", settings.top_k)
         settings = replace(settings, method=perturber.method, top_k=top_k)
     input_path, output = input_path.absolute(), output.absolute()
     check_output_folder(input_path, output)
-    release = ReleaseRecord.open(input_path, output)
-    remove_leftovers(output)  # half-written files of a killed run (never a finished copy)
+    release = ReleaseRecord.open(input_path, output, ranks.rank)
+    if ranks.main:
+        remove_leftovers(output)  # half-written files of a killed run (never a finished copy)
+    distributed.barrier()  # every rank has read the journals before any writes
     started = time.time()
     resumed = _fitted_earlier(output, settings) if perturber is None else None
     if resumed is not None:
         perturber, generator_path = resumed
     class_values = perturber.class_values if perturber is not None else None
     names = getattr(perturber, "class_names", None) or None
+    fitted = perturber is None
     dataset = prepare_dataset(
-        cases, settings, class_values or None, progress, cancel, names, fit=perturber is None
+        cases, settings, class_values or None, progress, cancel, names, fit=fitted
     )
     results, failures = [], list(dataset.failures)
     generator_path = resumed[1] if resumed is not None else None
-    fit_ids = dataset.sample_ids if perturber is None else []
+    fit_ids = dataset.sample_ids if fitted else []
     if not dataset.cases:  # nothing to fit on or protect: the record still says what failed
         perturber = None
-    elif perturber is None:
-        perturber = fit_prepared(dataset, settings, progress, cancel)
+    elif fitted:
+        perturber = _fit_on_rank(dataset, settings, ranks, progress, cancel)
     dataset.sample = []  # the fitted method holds what it needs: free the sample before applying
-    if perturber is not None:
-        generator_path = generator_path or _save_generator(perturber, output)
+    if dataset.cases:
+        if generator_path is None:  # (a resumed job applies the file its cases were made with)
+            generator_path = _share_generator(perturber, output, ranks)
+            if fitted and not ranks.main:  # exactly what rank 0 fitted and saved
+                perturber = load_perturber(generator_path)
         key = job_key(settings.as_dict(), fingerprint(generator_path))
         prepare = partial(
             read_and_prepare,
@@ -222,22 +242,65 @@ def protect_dataset(
             class_names=dataset.class_names,
         )
         results, apply_failures = apply_cases(
-            input_path, output, dataset.cases, prepare, perturber, release,
-            FinishedCases.open(output, key), progress, cancel,
+            input_path, output, ranks.shard(dataset.cases), prepare, perturber, release,
+            FinishedCases.open(output, key, ranks.rank), progress, cancel,
             show_mask=settings.classification,
         )  # fmt: skip
+        if ranks.world > 1:
+            results, apply_failures = _merge_ranks(dataset.cases, results, apply_failures, release)
         failures += apply_failures
-        if settings.classification:
+        if settings.classification and ranks.main:
             _write_class_table(output, results, release)
-    record = build_manifest(
-        input_path, output, settings, perturber, generator_path, results, failures, release, fit_ids
-    )
-    record["removed_stale"] = release.remove_stale()
-    record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
-    record["checked_against"] = None
-    manifest, report = write_record(output, record)
+    manifest = output / REPORT_FOLDER / MANIFEST
+    report = output / REPORT_FOLDER / REPORT
+    if ranks.main:
+        record = build_manifest(
+            input_path, output, settings, perturber, generator_path, results, failures, release,
+            fit_ids,
+        )  # fmt: skip
+        record["removed_stale"] = release.remove_stale()
+        record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
+        record["checked_against"] = None
+        manifest, report = write_record(output, record)
+    distributed.barrier()  # no rank leaves before the record is written
     protected = [r for r, _, _ in results]
     return ProtectOutcome(output, manifest, report, protected, failures, fit_ids)
+
+
+def _fit_on_rank(
+    dataset: PreparedDataset,
+    settings: ProtectSettings,
+    ranks: distributed.Ranks,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> Perturber | None:
+    """Fit on this rank: every rank for a method that trains data-parallel (or fits nothing on
+    images), else rank 0 only (None elsewhere: the others load what rank 0 saves)."""
+    if ranks.main or settings.method in DATA_PARALLEL_METHODS or not settings.fits_on_images:
+        return fit_prepared(dataset, settings, progress, cancel)
+    return None
+
+
+def _share_generator(perturber: Perturber | None, output: Path, ranks: distributed.Ranks) -> Path:
+    """Rank 0 saves the method into the release; every rank gets its path once it is there."""
+    path = _save_generator(perturber, output) if ranks.main else None
+    return Path(distributed.broadcast(str(path) if path is not None else None))
+
+
+def _merge_ranks(
+    cases: list[Case], results: list, failures: list[Failure], release: ReleaseRecord
+) -> tuple[list, list[Failure]]:
+    """Every rank's results and failures, in the order of ``cases`` (as one process would list
+    them); rank 0's ``release`` learns what the other ranks wrote."""
+    gathered = distributed.gather((results, failures, release.written))
+    order = {str(case.image): index for index, case in enumerate(cases)}
+    merged_results = [r for rank_results, _, _ in gathered for r in rank_results]
+    merged_failures = [f for _, rank_failures, _ in gathered for f in rank_failures]
+    for _, _, written in gathered:
+        release.written.update(written)
+    merged_results.sort(key=lambda item: order[str(item[1].image)])
+    merged_failures.sort(key=lambda failure: order.get(str(failure.source), len(order)))
+    return merged_results, merged_failures
 
 
 def _write_class_table(output: Path, results: list, release: ReleaseRecord) -> None:

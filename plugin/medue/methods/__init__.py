@@ -37,6 +37,9 @@ CLASSIFICATION_METHODS = SALM_METHODS
 """Methods for classification datasets (one class per image); the others segment an ROI."""
 JSON_METHODS = (*PATTERN_METHODS, *BASELINES)
 """Methods saved as a small JSON file (nothing fitted) rather than a ``.pt`` file."""
+DATA_PARALLEL_METHODS = ("umed",)
+"""Methods whose fit trains on every rank of a torchrun job with DistributedDataParallel
+(``medue.distributed``); the others are fitted by rank 0 alone."""
 LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn, salm.FORMAT: load_salm}
 """Saved ``.pt`` formats and their loaders."""
 UNREADABLE = (OSError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)

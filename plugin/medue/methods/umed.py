@@ -21,6 +21,13 @@ export, JPEG) and applied to the perturbed patches before the surrogate sees the
 surrogate and the generator step (expectation over transformation). The perturbation is then
 trained to stay the easiest feature *after* the attacker's preprocessing. Geometric transforms
 are left out: the generator is fully convolutional, so its pattern already moves with the anatomy.
+
+Data-parallel training (under torchrun, ``medue.distributed``): the generators and the surrogate
+are each wrapped in ``DistributedDataParallel`` for the step that trains them; each rank draws
+its patches from its own shard of the fitting cases (``cases[rank::world]``, its own patch stream
+seeded ``(seed, rank)``) in batches of ``batch_size / world``, and DDP averages the gradients, so
+the ranks together take the single-process batch and keep identical weights. The saved
+generator holds the plain modules' weights: the same format as a single-process fit.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
+from medue import distributed
 from medue.io.atomic import atomic_path
 from medue.methods.base import (
     CancelToken,
@@ -159,20 +167,25 @@ def fit_umed(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> UMedPerturber:
-    """Train the generators min-min against a fresh surrogate on ``cases``."""
+    """Train the generators min-min against a fresh surrogate on ``cases``; in a torchrun group,
+    data-parallel on this rank's shard of ``cases`` (module docstring)."""
     cancel = cancel or NeverCancelled()
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    num_classes = max(int(case.classes.max()) for case in cases) + 1
+    num_classes = max(int(case.classes.max()) for case in cases) + 1  # over every rank's cases
     contour, texture = _build_generators(config, num_classes)
     surrogate = build_surrogate(config.spatial_dims, num_classes)
     tile = key_tile(config.seed, config.spatial_dims, num_classes)
     perturber = UMedPerturber(config, num_classes, contour, texture, tile)
     trainer = _MinMinTrainer(perturber, surrogate)
+    ranks = distributed.ranks()
+    if ranks.world > 1:
+        cases = ranks.shard(cases) or [cases[ranks.rank % len(cases)]]
+    rng = np.random.default_rng(config.seed if ranks.world == 1 else [config.seed, ranks.rank])
+    batch_size = max(1, -(-config.batch_size // ranks.world))
     started = time.monotonic()
     for iteration in range(config.iterations):
         check_cancel(cancel)
-        batch = sample_batch(cases, config.patch, config.batch_size, tile, rng)
+        batch = sample_batch(cases, config.patch, batch_size, tile, rng)
         trainer.step(_batch_tensors(batch, config, num_classes))
         progress("fit", iteration + 1, config.iterations)
     perturber.history = trainer.summary(time.monotonic() - started)
@@ -185,6 +198,10 @@ class _MinMinTrainer:
     def __init__(self, perturber: UMedPerturber, surrogate: torch.nn.Module) -> None:
         self.perturber = perturber
         self.surrogate = surrogate
+        # trained through these (DDP in a torchrun group: gradients averaged across ranks)
+        self.train_contour = distributed.wrap(perturber.contour)
+        self.train_texture = distributed.wrap(perturber.texture)
+        self.train_surrogate = distributed.wrap(surrogate)
         generators = [*perturber.contour.parameters(), *perturber.texture.parameters()]
         config = perturber.config
         self.opt_generator = torch.optim.Adam(generators, lr=config.lr_generator)
@@ -201,10 +218,13 @@ class _MinMinTrainer:
             return lambda x: x
         return self.attacks.sample(self.attack_generator).apply
 
-    def _delta(self, inputs: dict) -> torch.Tensor:
+    def _delta(self, inputs: dict, train: bool = False) -> torch.Tensor:
+        """The perturbation; through the DDP wrappers when the generators train on it."""
         network_input = inputs["network_input"]
-        raw_c = self.perturber.contour(network_input)
-        raw_t = self.perturber.texture(network_input)
+        contour = self.train_contour if train else self.perturber.contour
+        texture = self.train_texture if train else self.perturber.texture
+        raw_c = contour(network_input)
+        raw_t = texture(network_input)
         return compose(raw_c, raw_t, inputs, self.perturber.config)
 
     def step(self, inputs: dict) -> None:
@@ -217,14 +237,14 @@ class _MinMinTrainer:
         self._set_trainable(self.surrogate.parameters(), True)
         self.surrogate.train()
         self.opt_surrogate.zero_grad()
-        loss = self.loss(self.surrogate(attack(image + delta)), target)
+        loss = self.loss(self.train_surrogate(attack(image + delta)), target)
         loss.backward()
         self.opt_surrogate.step()
         self.surrogate_losses.append(loss.item())
 
         self._set_trainable(self.surrogate.parameters(), False)
         self.opt_generator.zero_grad()
-        loss = self.loss(self.surrogate(attack(image + self._delta(inputs))), target)
+        loss = self.loss(self.surrogate(attack(image + self._delta(inputs, train=True))), target)
         loss.backward()
         self.opt_generator.step()
         self.generator_losses.append(loss.item())

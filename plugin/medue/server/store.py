@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from medue.distributed import rank_files
 from medue.io.atomic import atomic_path
 from medue.job.outputs import REPORT_FOLDER
 from medue.job.resume import CASES
@@ -167,12 +168,12 @@ class JobStore:
 
 
 def finished_cases(output: Path) -> dict[str, dict]:
-    """The release's finished cases of its latest job key (``OUT/medue/cases.jsonl``)."""
-    path = output / REPORT_FOLDER / CASES
-    if not path.is_file():
-        return {}
+    """The release's finished cases of its latest job key (``OUT/medue/cases.jsonl``, and each
+    rank's ``cases.rankN.jsonl`` of a job run on several processes; the newest file last)."""
+    found = (output / REPORT_FOLDER).glob(rank_files(CASES))
+    paths = sorted(found, key=lambda p: p.stat().st_mtime)
     entries = []
-    for line in path.read_text().splitlines():
+    for line in (line for path in paths for line in path.read_text().splitlines()):
         with contextlib.suppress(ValueError):
             entries.append(json.loads(line))
     entries = [e for e in entries if isinstance(e, dict) and "key" in e and "image_id" in e]

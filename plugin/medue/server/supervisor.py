@@ -7,6 +7,10 @@ job never gets two workers. Every few seconds (and at server start) it looks for
 finished and have no live worker (queued, or their worker was killed) and starts one, which
 resumes the job; a job whose worker died ``MAX_STARTS`` times is marked failed instead, pointing
 at its log.
+
+``MEDUE_NPROC`` = N > 1 starts each worker under torchrun (``python -m torch.distributed.run
+--standalone --nproc-per-node N``), so a node serves a job with N processes (one per GPU, or
+cores); the torchrun agent holds the inherited lock for its workers (``medue.distributed``).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ class Supervisor:
             log.warning("job %s: no live worker; starting one to resume it", job.id)
         with (job.folder / "worker.log").open("ab") as output:
             subprocess.Popen(
-                [self.python, "-m", "medue.server.worker", str(job.folder)],
+                worker_command(self.python, job.folder),
                 pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=output, stderr=output,
                 start_new_session=True, close_fds=True,
             )  # fmt: skip
@@ -106,3 +110,13 @@ class Supervisor:
                 self.resume_all()
             except Exception:  # keep watching whatever one look at the store hit
                 log.exception("supervisor: looking at the job store failed")
+
+
+def worker_command(python: str, folder) -> list[str]:
+    """The worker's command line: under torchrun with ``MEDUE_NPROC`` processes when > 1."""
+    nproc = int(os.environ.get("MEDUE_NPROC", "1") or 1)
+    worker = ["-m", "medue.server.worker", str(folder)]
+    if nproc <= 1:
+        return [python, *worker]
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    return [python, *launcher, *worker]

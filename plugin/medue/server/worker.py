@@ -11,6 +11,11 @@ image the release records as finished, with its files unchanged, is kept as it i
 follows (``medue.job.check``), as ``medue protect --check`` does. The worker is started by
 ``medue.server.supervisor`` with the job's lock already taken for it (an inherited descriptor),
 so two workers never run one job.
+
+With ``MEDUE_NPROC`` = N > 1 the supervisor starts the worker under torchrun (N processes on this
+node, ``medue.distributed``): rank 0 fetches the images first (the others then find them in the
+cache), every rank protects its shard, and rank 0 alone writes the status, stores back and runs
+the check.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from medue import distributed
 from medue.errors import InputError
 from medue.job import protect_dataset
 from medue.job.check import check_written_release
@@ -63,6 +69,8 @@ class StatusWriter:
                     "eta_seconds": round(eta, 1) if eta is not None else None})  # fmt: skip
 
     def write(self, status: dict) -> None:
+        if not distributed.ranks().main:
+            return  # rank 0 writes the job's status
         self.last_write = time.monotonic()
         status = {**status, "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
         write_json(self.path, status)
@@ -79,11 +87,12 @@ def run_job(folder: Path) -> str:
     source = source_for(job.record["studies"], Path(job.record["cache"]))
     settings = request.settings
     try:
-        root, cases = source.fetch(job.record["images"], settings.classification, status, cancel)
+        root, cases = _fetch(source, job.record["images"], settings.classification, status, cancel)
         check_cancel(cancel)
         outcome = protect_dataset(root, cases, job.output, settings, None, status, cancel)
-        stored = _store_back(source, outcome.results, status) if request.store else []
-        if settings.check is not None and outcome.results:  # after the release is complete
+        main = distributed.ranks().main
+        stored = _store_back(source, outcome.results, status) if request.store and main else []
+        if settings.check is not None and outcome.results and main:  # the release is complete
             check_written_release(root, job.output, settings.check, status, cancel)
     except Cancelled:
         status.write({"state": "cancelled", "phase": status.phase})
@@ -109,6 +118,15 @@ def run_job(folder: Path) -> str:
     return "done"
 
 
+def _fetch(source, images, classification: bool, progress, cancel):
+    """The job's images in the cache; rank 0 first, then the others (cache hits)."""
+    main = distributed.ranks().main
+    if main:
+        fetched = source.fetch(images, classification, progress, cancel)
+    distributed.barrier()
+    return fetched if main else source.fetch(images, classification, progress, cancel)
+
+
 def _store_back(source, results: list, progress) -> list[dict]:
     """STOW-RS each protected series back to the PACS; one entry per image (series or problem).
 
@@ -131,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", type=Path, help="the job's folder in the server's job store")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    state = run_job(args.job.resolve())
+    distributed.init_from_env()  # a process group only under torchrun (MEDUE_NPROC > 1)
+    try:
+        state = run_job(args.job.resolve())
+    finally:
+        distributed.shutdown()
     log.info("job %s: %s", args.job.name, state)
     return 0 if state != "failed" else 1
 
