@@ -73,6 +73,7 @@ def test_series_are_listed_previewed_protected_and_stored_back(pacs_server, orth
     copy = server.export / final["export"] / lung1["series"]
     assert len(list(copy.glob("*.dcm"))) == 48  # the release keeps the protected series too
     assert _hashes(orthanc, lung1["instances"]) == lung1["hashes"]  # originals untouched
+    assert stored["series"] not in server.get("/protect/images").json()["images"]
     log = (server.export / ".medue-jobs" / final["id"] / "status.json").read_text()
     assert "MedUE^Sample" not in log and "MEDUE-LUNG1" not in log  # no patient data in records
 

@@ -43,6 +43,11 @@ def server_command(
     remote = studies.startswith(("http://", "https://"))
     if not remote and not Path(studies).is_dir():
         raise InputError(studies, "studies folder not found")
+    if not remote:
+        inside, outside = Path(studies).resolve(), export.resolve()
+        if outside == inside or inside in outside.parents or outside in inside.parents:
+            raise InputError(export, "the export folder must be outside the studies folder "
+                             "(and must not contain it)")  # fmt: skip
     extra = [item for pair in conf for item in ("--conf", *pair)]
     return [
         sys.executable, "-m", "monailabel.main", "start_server",

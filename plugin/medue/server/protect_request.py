@@ -19,6 +19,7 @@ path separators, no ``..``, no leading dot.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +114,7 @@ def parse_request(body: Any, known_images: set[str]) -> ProtectRequest:
         check=_check(body.get("check", False), method),
     )
     images = _images(body.get("images", "all"), known_images)
-    default_export = f"{method}-{budget.preset or f'eps{budget.epsilon:g}'}"
+    default_export = f"{method}-{budget.preset or f'eps{budget.epsilon:g}'.replace('+', '')}"
     export = plain_name(body.get("export", default_export), "export")
     store = body.get("store", False)
     if not isinstance(store, bool):
@@ -123,6 +124,8 @@ def parse_request(body: Any, known_images: set[str]) -> ProtectRequest:
 
 def plain_name(value: Any, field: str) -> str:
     """``value`` if it is a plain file name (no separators, no ``..``); else RequestError."""
+    if isinstance(value, str) and len(value) > 128:
+        raise RequestError(f"{field} is too long ({len(value)} characters; at most 128)")
     if not isinstance(value, str) or not PLAIN_NAME.match(value) or ".." in value:
         raise RequestError(
             f"{field} must be a plain name (letters, digits, '.', '_', '-'; no '/', '\\' or "
@@ -135,7 +138,8 @@ def _budget(preset: Any, epsilon: Any) -> BudgetRequest:
     if preset is not None and epsilon is not None:
         raise RequestError("give either preset or epsilon, not both")
     if epsilon is not None:
-        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon > 0:
+        number = isinstance(epsilon, int | float) and not isinstance(epsilon, bool)
+        if not number or not math.isfinite(epsilon) or not epsilon > 0:
             raise RequestError(
                 f"epsilon is the max change per voxel in native units (e.g. HU) and must be a "
                 f"positive number, got {epsilon!r}"
@@ -195,6 +199,7 @@ def _top_k(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
         raise RequestError(f"top_k is a share of the voxels in (0, 1], got {value!r}")
+    # (NaN fails 0 < value: it compares false)
     return float(value)
 
 

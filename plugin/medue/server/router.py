@@ -79,7 +79,7 @@ def images(method: str = DEFAULT_METHOD):
 async def submit(request: Request):
     raw = await request.body()
     try:
-        body = json.loads(raw or b"null")
+        body = json.loads(raw or b"null", parse_constant=_not_json)
     except ValueError as error:
         return JSONResponse({"detail": f"the request body is not valid JSON: {error}"}, 400)
     return answer(lambda: service().submit(body).view())
@@ -121,6 +121,11 @@ def result(image: str, background: BackgroundTasks, export: str | None = None):
         return FileResponse(archive, filename=f"{image}.zip", media_type="application/zip")
 
     return answer(work)
+
+
+def _not_json(name: str) -> None:
+    """JSON has no NaN or Infinity (RFC 8259 section 6); Python's parser would accept them."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _zip(folder: Path) -> Path:

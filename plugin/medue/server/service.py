@@ -9,6 +9,7 @@ time: a second submission while one is queued or running is refused (409).
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ class ProtectService:
     def image_ids(self, method: str = DEFAULT_METHOD) -> list[str]:
         """The dataset's image ids (classification methods read its class table)."""
         try:
-            return self.source.image_ids(method in CLASSIFICATION_METHODS)
+            ids = self.source.image_ids(method in CLASSIFICATION_METHODS)
+            stored = self._stored_here() if self.source.remote else set()
+            return [i for i in ids if i not in stored]
         except PacsError as error:
             raise RequestError(str(error), status=502) from None
         except InputError as error:
@@ -59,6 +62,7 @@ class ProtectService:
         ids = self.image_ids(method if isinstance(method, str) else DEFAULT_METHOD)
         request = parse_request(body, set(ids))
         self._check_source(request)
+        self._check_release_name(request)
         with self._submitting:
             busy = self.store.active()
             if busy:
@@ -72,6 +76,28 @@ class ProtectService:
                                     images, self.export / CACHE_FOLDER)  # fmt: skip
         self.supervisor.start(job)
         return job
+
+    def _stored_here(self) -> set[str]:
+        """Series this server's jobs stored in the PACS (protected copies: not offered again)."""
+        return {
+            item["series"] for job in self.store.jobs() for item in job.status.get("stored", [])
+        }
+
+    def _check_release_name(self, request: ProtectRequest) -> None:
+        """A release folder already made with other settings is not overwritten by a new job."""
+        made = read_json(self.export / request.export / REPORT_FOLDER / "manifest.json")
+        wanted = json.loads(json.dumps(request.settings.as_dict(), default=str))
+        ignore = ("check",)
+        if made and {k: v for k, v in made.get("settings", {}).items() if k not in ignore} != {
+            k: v for k, v in wanted.items() if k not in ignore
+        }:
+            settings = made.get("settings", {})
+            raise RequestError(
+                f"the release {request.export!r} already holds copies made with other settings "
+                f"(method {settings.get('method')}, {settings.get('budget')}); give another "
+                "export name",
+                status=409,
+            )
 
     def _check_source(self, request: ProtectRequest) -> None:
         if request.store and not self.source.remote:

@@ -82,7 +82,7 @@ class Job:
             "id": self.id,
             "state": self.state,
             "cancel_requested": self.cancel_requested,
-            "phase": status.get("phase", "queued"),
+            "phase": status.get("phase", "starting" if self.worker_alive else "waiting"),
             "done": status.get("done", 0),
             "total": status.get("total", 0),
             "eta_seconds": status.get("eta_seconds"),
@@ -93,6 +93,7 @@ class Job:
             "restarts": max(0, self.starts - 1),
             "error": status.get("error"),
             "stored": status.get("stored", []),
+            "failed": status.get("failed", []),
             "metrics": status.get("summary") or _summary(self.images()),
             "images": self.images(),
         }
@@ -100,20 +101,24 @@ class Job:
     def images(self) -> list[dict]:
         """Per image: ``done`` (with its metrics), ``failed`` (with the problem) or ``pending``."""
         finished = finished_cases(self.output)
-        failed = {f["image_id"]: f["problem"] for f in self.status.get("failed", [])}
+        failed: dict[str, str] = {}
+        for failure in self.status.get("failed", []):
+            earlier = failed.get(failure["image_id"])
+            failed[failure["image_id"]] = "; ".join(filter(None, (earlier, failure["problem"])))
         rows = []
         for image_id in self.record["images"]:
             if image_id in finished:
                 metrics = finished[image_id]["result"]["metrics"]
-                rows.append(
-                    {
-                        "id": image_id,
-                        "status": "done",
-                        "psnr_db": metrics["psnr_db"],
-                        "ssim": metrics["ssim"],
-                        "max_abs_change": metrics["max_abs_change"],
-                    }
-                )
+                row = {
+                    "id": image_id,
+                    "status": "done",
+                    "psnr_db": metrics["psnr_db"],
+                    "ssim": metrics["ssim"],
+                    "max_abs_change": metrics["max_abs_change"],
+                }
+                if image_id in failed:  # written, but e.g. not stored back in the PACS
+                    row["error"] = failed[image_id]
+                rows.append(row)  # fmt: skip
             elif image_id in failed:
                 rows.append({"id": image_id, "status": "failed", "error": failed[image_id]})
             else:

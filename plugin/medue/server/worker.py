@@ -55,6 +55,7 @@ class StatusWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.phase, self.phase_started, self.last_write = "", 0.0, 0.0
+        self.done = self.total = 0
         self.write({"state": "running", "phase": "prepare", "done": 0, "total": 0})
 
     def __call__(self, phase: str, done: int, total: int) -> None:
@@ -64,7 +65,8 @@ class StatusWriter:
         elif now - self.last_write < STATUS_INTERVAL and done < total:
             return
         elapsed = now - self.phase_started
-        eta = elapsed / done * (total - done) if done else None
+        self.done, self.total = done, total
+        eta = elapsed / done * (total - done) if done and elapsed >= 1.0 else None  # else unknown
         self.write({"state": "running", "phase": phase, "done": done, "total": total,
                     "eta_seconds": round(eta, 1) if eta is not None else None})  # fmt: skip
 
@@ -95,7 +97,8 @@ def run_job(folder: Path) -> str:
         if settings.check is not None and outcome.results and main:  # the release is complete
             check_written_release(root, job.output, settings.check, status, cancel)
     except Cancelled:
-        status.write({"state": "cancelled", "phase": status.phase})
+        status.write({"state": "cancelled", "phase": status.phase, "done": status.done,
+                      "total": status.total})  # fmt: skip
         return "cancelled"
     except InputError as error:
         status.write({"state": "failed", "phase": status.phase, "error": str(error)})
@@ -106,16 +109,24 @@ def run_job(folder: Path) -> str:
         status.write({"state": "failed", "phase": status.phase, "error": problem})
         return "failed"
     manifest = read_json(outcome.manifest)
-    ids = {str(case.image): case.image_id for case in cases}
-    failed = [
-        {"image_id": ids.get(f.source, Path(f.source).name), "problem": f.problem}
-        for f in outcome.failures
-    ]
+    failed = [{"image_id": _image_id(f.source, cases), "problem": f.problem}
+              for f in outcome.failures]  # fmt: skip
     failed += [item for item in stored if "problem" in item]
-    status.write({"state": "done", "phase": "done", "done": len(cases), "total": len(cases),
-                  "summary": manifest.get("summary"), "failed": failed,
+    state = "done" if outcome.results or not failed else "failed"
+    error = None if state == "done" else f"no image was protected; first: {failed[0]['problem']}"
+    status.write({"state": state, "phase": "done", "done": len(cases), "total": len(cases),
+                  "summary": manifest.get("summary"), "failed": failed, "error": error,
                   "stored": [item for item in stored if "series" in item]})  # fmt: skip
-    return "done"
+    return state
+
+
+def _image_id(source: str, cases: list) -> str:
+    """The image id a failure's file (the image, or its label map) belongs to."""
+    path = Path(source).resolve()
+    for case in cases:
+        if path in (case.image.resolve(), case.label.resolve() if case.label else None):
+            return case.image_id
+    return Path(source).name
 
 
 def _fetch(source, images, classification: bool, progress, cancel):
