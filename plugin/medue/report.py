@@ -283,6 +283,8 @@ def _benchmark_reference(reference: dict | None) -> str:
         return (
             "<p>MedUE's own benchmarks have no countermeasure runs for this method and preset.</p>"
         )
+    if "note" in reference:
+        return f"<p>{html.escape(reference['note'])}</p>"
     parts = [
         f"<p>What this method and preset scored on MedUE's own benchmarks "
         f"({html.escape(reference['source'])}; not this data):</p>"

@@ -90,7 +90,7 @@ def test_preview_of_a_volume_not_on_the_server(client: MedUEClient, medue_server
         client.preview(PreviewSettings("pattern-blocks", upload=str(local)), tmp_path)
     box = [0, 5, 5, 1, 40, 40]
     result = client.preview(PreviewSettings("pattern-blocks", upload=str(local), box=box), tmp_path)
-    assert result.path.name == "breast1-pattern-blocks-protected.nii.gz"
+    assert result.path.name == "breast1-pattern-blocks-protected.nii"
     assert read_nifti(result.path).array.shape == read_nifti(local).array.shape
 
 

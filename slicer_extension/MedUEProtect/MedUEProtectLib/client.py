@@ -256,7 +256,8 @@ class MedUEClient:
         out.mkdir(parents=True, exist_ok=True)
         stem = _plain(settings.image_id or _stem(Path(settings.upload).name))
         kind = "change" if settings.perturbation else "protected"
-        path = out / f"{stem}-{settings.method}-{kind}.nii.gz"
+        suffix = ".nii.gz" if image[:2] == b"\x1f\x8b" else ".nii"  # gzip magic number
+        path = out / f"{stem}-{settings.method}-{kind}{suffix}"
         path.write_bytes(image)
         method = numbers.get("method", settings.method)
         metrics, budget = numbers.get("metrics", {}), numbers.get("budget", {})

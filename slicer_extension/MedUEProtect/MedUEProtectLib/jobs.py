@@ -116,14 +116,14 @@ class JobStatus:
     def check(self) -> str | None:
         """Raise JobFailed if the job failed or protected none of its images; a warning line if
         it protected only some; None otherwise."""
-        if self.state == "failed":
-            raise JobFailed(f"protect job {self.id} failed: {self.error or 'no reason given'}")
         failed, done = self.ids("failed"), self.ids("done")
-        if self.state == "done" and failed and not done:
+        if self.state in ("done", "failed") and failed and not done:  # each image's own problem
             raise JobFailed(
                 f"protect job {self.id} protected none of its {len(failed)} image(s): "
                 f"{self.failures()}"
             )
+        if self.state == "failed":
+            raise JobFailed(f"protect job {self.id} failed: {self.error or 'no reason given'}")
         if failed:
             return (
                 f"{len(failed)} of {len(self.images)} images were not protected: {self.failures()}"

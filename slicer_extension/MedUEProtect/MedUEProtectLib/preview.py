@@ -2,7 +2,7 @@
 
 ``POST /infer/protect_<method>?image=ID&output=all`` answers one ``multipart/form-data`` body
 (RFC 7578) with two parts: ``params`` (JSON: ``metrics`` and ``budget``) and ``image`` (the
-protected image, float32 NIfTI-1 gzip on the image's own grid, native units).
+protected image, float32 NIfTI-1 (plain or gzip) on the image's own grid, native units).
 """
 
 from __future__ import annotations
