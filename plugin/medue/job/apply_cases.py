@@ -60,11 +60,10 @@ def apply_cases(
         if kept is not None and release.has(kept["output"], kept.get("label")):
             results.append(_keep(kept, case, release, output))
         else:
-            done = _protect_one(case, prepare, perturber, release, root, output, derivation,
-                                show_mask, failures)  # fmt: skip
+            done = _protect_one(case, prepare, perturber, release, finished, root, output,
+                                derivation, show_mask, failures)  # fmt: skip
             if done is not None:
-                result, figure, label_target = done
-                finished.add(_finished_entry(result, case, label_target, release, figure))
+                result, figure = done
                 results.append((result, case, figure))
         progress("apply", index + 1, len(cases))
     return results, failures
@@ -75,14 +74,19 @@ def _protect_one(
     prepare: Prepare,
     perturber: Perturber,
     release: ReleaseRecord,
+    finished: FinishedCases,
     root: Path,
     output: Path,
     derivation: str,
     show_mask: bool,
     failures: list[Failure],
-) -> tuple[CaseResult, Path, Path | None] | None:
-    """Read, prepare, protect and write one case and draw its figure; its arrays go when this
-    returns. Returns its record, figure and label copy, or None after adding its failure."""
+) -> tuple[CaseResult, Path] | None:
+    """Read, prepare, protect and write one case, record it finished, then draw its figure; its
+    arrays go when this returns. Returns its record and figure, or None after adding its failure.
+
+    The case is recorded finished as soon as its copies are in place (before the figure), so a
+    kill leaves at most the label copy and the hashing of the copies between the protected copy
+    landing and the case's record."""
     try:
         loaded, prepared = prepare(case)
     except Exception as error:  # recorded for this case; re-raises a cancel
@@ -103,12 +107,13 @@ def _protect_one(
         failures.append(Failure.from_error(error, case.image, "writing"))
         return None
     figure = output / REPORT_FOLDER / "figures" / f"{prepared.image_id}.png"
+    finished.add(_finished_entry(result, case, label_target, release, figure))
     monochrome1 = loaded.image.metadata.get("photometric_interpretation") == "MONOCHROME1"
     case_figure(
         loaded.image.array, written.array, prepared.budget.window,
         prepared.budget.epsilon_native, figure, inverted=monochrome1, show_mask=show_mask,
     )  # fmt: skip
-    return result, figure, label_target
+    return result, figure
 
 
 def _finished_entry(result, case, label_target, release, figure) -> dict:
