@@ -1,8 +1,9 @@
 """Check a protected release: victims trained on it and on the clean original, tested on clean
 held-out cases (split by patient), optionally after the attacker's countermeasures.
 
-Results go to OUT: results.json, results.md (table), learning_curves.png, and runs.json, the
-store of finished runs — run the same command again and finished runs are reused, not retrained.
+Results go to OUT: results.json, results.md (table), learning_curves.png (segmentation), and
+runs.json, the store of finished runs — run the same command again and finished runs are reused,
+not retrained.
 Several protected copies (say the default and the robust preset) are evaluated side by side: each
 into OUT/<method-preset>/, plus OUT/comparison.md and OUT/countermeasures.png across them.
 """
