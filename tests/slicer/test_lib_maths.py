@@ -231,3 +231,10 @@ def test_panel_rules() -> None:
     assert panel.label_values(" 1, 2 ") == [1, 2] and panel.label_values("") == []
     with pytest.raises(RequestRefused, match="positive whole numbers"):
         panel.label_values("1, x")
+
+
+def test_every_phase_the_server_reports_is_said_in_words() -> None:
+    # the server's phases (medue.server.store and worker): none shown as a raw word
+    for phase, words in [("waiting", "waiting for a worker"), ("starting", "starting the worker"),
+                         ("check", "checking the release")]:  # fmt: skip
+        assert words in describe(JobStatus(id="j", state="running", phase=phase))

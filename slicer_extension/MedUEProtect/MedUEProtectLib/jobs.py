@@ -18,11 +18,14 @@ from MedUEProtectLib.errors import JobFailed, MedUEError, RequestRefused, Server
 TERMINAL = ("done", "failed", "cancelled")
 PHASES = {
     "queued": "waiting for a worker",
+    "waiting": "waiting for a worker",
+    "starting": "starting the worker",
     "retrieve": "fetching series from the PACS",
     "prepare": "reading the images and choosing each ε",
     "fit": "fitting the method",
     "apply": "writing the protected copies",
     "store": "storing series back in the PACS",
+    "check": "checking the release with a victim model",
     "done": "finished",
 }
 
