@@ -7,8 +7,6 @@ bytes of the originals, hashed before and after to show they were never touched.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import shutil
 import socket
@@ -31,7 +29,7 @@ from medue.io.dicomweb import (
     store_series,
 )
 from tests.conftest import REPO
-from tests.services.orthanc import Orthanc, free_port
+from tests.services.orthanc import Orthanc, free_port, instance_file, instance_hashes
 
 PATIENT_DATA = ("MedUE^Sample", "MEDUE-LUNG1")  # the sample's Patient Name and Patient ID
 
@@ -47,7 +45,7 @@ def original(orthanc: Orthanc, sample_dicom_series: Path) -> dict:
         "study": str(header.StudyInstanceUID),
         "series": str(header.SeriesInstanceUID),
         "orthanc_study": series["ParentStudy"],
-        "hashes": _hashes(orthanc, series["Instances"]),
+        "hashes": instance_hashes(orthanc, series["Instances"]),
     }
 
 
@@ -128,7 +126,7 @@ def test_protected_copy_goes_back_as_a_new_derived_series_of_the_same_study(
     originals = _orthanc_series(orthanc, original["series"])["Instances"]
     new_sops, old_sops = _sop_uids(orthanc, series["Instances"]), _sop_uids(orthanc, originals)
     assert len(new_sops) == 48 and not new_sops & old_sops
-    first = pydicom.dcmread(_file(orthanc, series["Instances"][0]))
+    first = pydicom.dcmread(instance_file(orthanc, series["Instances"][0]))
     assert "DERIVED" in first.ImageType
     assert first.DerivationDescription.startswith("MedUE")
     assert {s.series_instance_uid for s in list_series(url)} >= {
@@ -139,7 +137,7 @@ def test_protected_copy_goes_back_as_a_new_derived_series_of_the_same_study(
     with pytest.raises(PacsError, match="already in the PACS"):  # never adds to a series
         store_series(url, out / "lung1")
     assert len(_orthanc_series(orthanc, stored.series_instance_uid)["Instances"]) == 48
-    assert _hashes(orthanc, originals) == original["hashes"]  # originals untouched
+    assert instance_hashes(orthanc, originals) == original["hashes"]  # originals untouched
 
 
 def test_an_original_series_is_never_stored(orthanc, original, sample_dicom_series):
@@ -147,7 +145,7 @@ def test_an_original_series_is_never_stored(orthanc, original, sample_dicom_seri
         store_series(orthanc.dicomweb_url, sample_dicom_series)
     assert "\n" not in str(refused.value)
     instances = _orthanc_series(orthanc, original["series"])["Instances"]
-    assert _hashes(orthanc, instances) == original["hashes"]  # the same 48 files, unchanged
+    assert instance_hashes(orthanc, instances) == original["hashes"]  # the same 48 files, unchanged
 
 
 def test_unknown_series_is_named(orthanc, original, tmp_path):
@@ -194,17 +192,6 @@ def test_search_pages_follow_offset_and_stop_when_the_server_ignores_it():
 def _orthanc_series(orthanc: Orthanc, series_uid: str) -> dict:
     [found] = [r for r in orthanc.post("/tools/lookup", series_uid).json() if r["Type"] == "Series"]
     return orthanc.get(f"/series/{found['ID']}").json()
-
-
-def _file(orthanc: Orthanc, instance: str) -> io.BytesIO:
-    return io.BytesIO(orthanc.get(f"/instances/{instance}/file").content)
-
-
-def _hashes(orthanc: Orthanc, instances: list[str]) -> dict[str, str]:
-    return {
-        i: hashlib.sha256(orthanc.get(f"/instances/{i}/file").content).hexdigest()
-        for i in instances
-    }
 
 
 def _sop_uids(orthanc: Orthanc, instances: list[str]) -> set[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ from pathlib import Path
 
 import requests
 
+from tests.services.orthanc import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240.0  # seconds: MONAI Label imports torch and MONAI at start (slow on 2 cores)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 
 from medue.io import read_volume
 from tests.server.running import Server
-from tests.services.orthanc import Orthanc
+from tests.services.orthanc import Orthanc, instance_file, instance_hashes
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +26,9 @@ def lung1(orthanc: Orthanc, sample_dicom_series: Path, sample_data_dir: Path) ->
     label = read_volume(sample_data_dir / "dicom" / "lung1_label.nii.gz").array
     where = np.argwhere(label > 0)
     box = [*map(int, where.min(axis=0)), *map(int, where.max(axis=0) + 1)]
+    instances = series["Instances"]
     return {"series": str(header.SeriesInstanceUID), "study": series["ParentStudy"],
-            "instances": series["Instances"], "hashes": _hashes(orthanc, series["Instances"]),
+            "instances": instances, "hashes": instance_hashes(orthanc, instances),
             "box": box}  # fmt: skip
 
 
@@ -67,21 +66,12 @@ def test_series_are_listed_previewed_protected_and_stored_back(pacs_server, orth
                if r["Type"] == "Series"]  # fmt: skip
     new = orthanc.get(f"/series/{found['ID']}").json()
     assert new["ParentStudy"] == lung1["study"] and len(new["Instances"]) == 48
-    first = pydicom.dcmread(_file(orthanc, new["Instances"][0]))
+    first = pydicom.dcmread(instance_file(orthanc, new["Instances"][0]))
     assert "DERIVED" in first.ImageType and first.DerivationDescription.startswith("MedUE")
     assert first.SeriesInstanceUID != lung1["series"]
     copy = server.export / final["export"] / lung1["series"]
     assert len(list(copy.glob("*.dcm"))) == 48  # the release keeps the protected series too
-    assert _hashes(orthanc, lung1["instances"]) == lung1["hashes"]  # originals untouched
+    assert instance_hashes(orthanc, lung1["instances"]) == lung1["hashes"]  # originals untouched
     assert stored["series"] not in server.get("/protect/images").json()["images"]
     log = (server.export / ".medue-jobs" / final["id"] / "status.json").read_text()
     assert "MedUE^Sample" not in log and "MEDUE-LUNG1" not in log  # no patient data in records
-
-
-def _file(orthanc: Orthanc, instance: str) -> io.BytesIO:
-    return io.BytesIO(orthanc.get(f"/instances/{instance}/file").content)
-
-
-def _hashes(orthanc: Orthanc, instances: list[str]) -> dict[str, str]:
-    return {i: hashlib.sha256(orthanc.get(f"/instances/{i}/file").content).hexdigest()
-            for i in instances}  # fmt: skip

@@ -7,6 +7,8 @@ server on free ports with its storage in a temporary folder, never the system se
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -140,3 +142,16 @@ def _tail(log: Path, lines: int = 20) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def instance_file(orthanc: Orthanc, instance: str) -> io.BytesIO:
+    """One instance's stored file, as Orthanc's REST API returns it."""
+    return io.BytesIO(orthanc.get(f"/instances/{instance}/file").content)
+
+
+def instance_hashes(orthanc: Orthanc, instances: list[str]) -> dict[str, str]:
+    """sha256 of each instance's stored file (Orthanc instance id -> hex)."""
+    return {
+        i: hashlib.sha256(orthanc.get(f"/instances/{i}/file").content).hexdigest()
+        for i in instances
+    }
