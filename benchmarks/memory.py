@@ -32,13 +32,14 @@ CASES = ("brain1", "brain2", "breast1", "lung1", "lung2")
 RESULTS = ROOT / "benchmarks" / "results" / "memory.json"
 
 
-def build(folder: Path, count: int) -> Path:
-    """``count`` cases in MONAI Label's datastore layout: sample case i mod 5 as ``<case>_<i>``."""
+def build(folder: Path, count: int, cases: tuple[str, ...] = CASES, digits: int = 4) -> Path:
+    """``count`` cases in MONAI Label's datastore layout: sample case ``cases[i mod len]`` (image
+    and label, hard-linked where possible) as ``<case>_<i>``, ``i`` zero-padded to ``digits``."""
     labels = folder / "labels" / "final"
     labels.mkdir(parents=True)
     for index in range(count):
-        case = CASES[index % len(CASES)]
-        name = f"{case}_{index:04d}.nii.gz"
+        case = cases[index % len(cases)]
+        name = f"{case}_{index:0{digits}d}.nii.gz"
         _link(SAMPLE / f"{case}.nii.gz", folder / name)
         _link(SAMPLE / "labels" / "final" / f"{case}.nii.gz", labels / name)
     return folder

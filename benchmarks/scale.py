@@ -24,12 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from memory import build as copies_of_sample  # benchmarks/ is this script's folder, on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "build" / "pyradiomics"
@@ -38,20 +39,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "scale.json"
 
 
 def build(folder: Path, count: int) -> Path:
-    """``count`` cases in MONAI Label's datastore layout: ``CASES[i mod 3]`` as ``<case>_<i>``."""
-    labels = folder / "labels" / "final"
-    labels.mkdir(parents=True)
-    for index in range(count):
-        case = CASES[index % len(CASES)]
-        for source, target in (
-            (SAMPLE / f"{case}.nii.gz", folder / f"{case}_{index}.nii.gz"),
-            (SAMPLE / "labels" / "final" / f"{case}.nii.gz", labels / f"{case}_{index}.nii.gz"),
-        ):
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copy(source, target)
-    return folder
+    """``count`` cases in MONAI Label's datastore layout: ``CASES[i mod 3]`` as ``<case>_<i>``
+    (``benchmarks/memory.py``'s builder, over the three small volumes)."""
+    return copies_of_sample(folder, count, cases=CASES, digits=1)
 
 
 def voxels(folder: Path) -> int:
