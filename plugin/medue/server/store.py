@@ -77,7 +77,7 @@ class Job:
 
     def view(self) -> dict:
         """What ``GET /protect/jobs/{id}`` answers: state, phase, progress, ETA, images."""
-        status = self.status
+        status, images = self.status, self.images()  # reads the release's record once
         return {
             "id": self.id,
             "state": self.state,
@@ -94,8 +94,8 @@ class Job:
             "error": status.get("error"),
             "stored": status.get("stored", []),
             "failed": status.get("failed", []),
-            "metrics": status.get("summary") or _summary(self.images()),
-            "images": self.images(),
+            "metrics": status.get("summary") or _summary(images),
+            "images": images,
         }
 
     def images(self) -> list[dict]:
