@@ -94,3 +94,55 @@ def test_a_rerun_of_a_fitted_method_reuses_its_saved_fit(two_cases, tmp_path):
                     progress=lambda phase, done, total: phases.append(phase))  # fmt: skip
     assert "fit" not in phases
     assert stamps(out) == before and generator.stat().st_mtime_ns == saved
+
+
+class Killed(BaseException):
+    """A ``kill -9`` at this instant: no handler of the job's runs after it."""
+
+
+def _kill_after(monkeypatch, owner, name: str, when=lambda *args: True) -> None:
+    """Make ``owner.name`` do its work, then kill the job (the first time ``when(*args)``)."""
+    original = getattr(owner, name)
+
+    def then_killed(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if when(*args):
+            raise Killed(name)
+        return result
+
+    monkeypatch.setattr(owner, name, then_killed)
+
+
+@pytest.mark.parametrize(
+    "instant", ["label copied", "image journaled", "case recorded", "image moved into place"]
+)
+def test_a_kill_at_any_instant_of_a_case_resumes_writing_every_file_once(
+    two_cases, tmp_path, monkeypatch, instant
+):
+    import medue.io  # noqa: PLC0415
+    import medue.job.apply_cases  # noqa: PLC0415
+    from medue.job.record import ReleaseRecord  # noqa: PLC0415
+    from medue.job.resume import FinishedCases  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    image = lambda *args: "labels" not in str(args[-1])  # noqa: E731
+    if instant == "label copied":
+        _kill_after(monkeypatch, medue.job.apply_cases, "copy_label")
+    elif instant == "image journaled":
+        _kill_after(monkeypatch, ReleaseRecord, "add", image)
+    elif instant == "case recorded":
+        _kill_after(monkeypatch, FinishedCases, "add")
+    else:
+        _kill_after(monkeypatch, medue.io, "commit_staged")
+    with pytest.raises(Killed):
+        protect_dataset(two_cases, discover_cases(two_cases), out, ProtectSettings())
+    monkeypatch.undo()
+    landed = {p: (Path(p).stat().st_ino, t) for p, t in stamps(out).items()}
+    assert landed or instant != "label copied"  # the instant happened with a file in place
+    again = protect_dataset(two_cases, discover_cases(two_cases), out, ProtectSettings())
+    assert len(again.results) == 2 and not again.failures
+    after = {p: (Path(p).stat().st_ino, t) for p, t in stamps(out).items()}
+    assert {p: after[p] for p in landed} == landed  # in place at the kill: never written again
+    assert len(after) == 4  # two copies, two labels
+    assert all((out / "medue" / "figures" / f"{c}.png").is_file() for c in ("breast1", "brain2"))
+    assert not list(out.rglob(f"{TMP_PREFIX}*"))

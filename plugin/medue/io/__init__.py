@@ -68,12 +68,17 @@ def write_volume(
     path: str | Path,
     derivation: str = "protected copy",
     verify: Callable[[Volume], None] | None = None,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write ``volume`` to ``path`` in its own format; returns ``path``.
 
     A volume read from a file of the same format keeps that file's header byte for byte (only the
     voxel data changes); a DICOM volume becomes a new derived series. ``verify`` is called with the
     staged output as read back from disk and may raise: then nothing is moved into place.
+    ``before_commit`` is then called with the staged output's path (its files carry their final
+    names, so its fingerprint is the one the output will have), just before it is moved into
+    place: a write-ahead journal records it there, so that a process killed during the move
+    leaves a copy its record recognises.
     """
     path = Path(path)
     if volume.format == "dicom":
@@ -88,6 +93,8 @@ def write_volume(
             with itk_warnings_off():
                 staged_copy = read_volume(staged)
             verify(staged_copy)
+        if before_commit is not None:
+            before_commit(staged)
         for part in parts:  # data files first, the header that names them last
             commit_staged(stage / part, path.parent / part)
     return path

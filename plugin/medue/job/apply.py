@@ -8,6 +8,7 @@ into place, so a copy that fails it is never released.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,8 +49,12 @@ def protect_case(
     perturber: Perturber,
     output: Path,
     derivation: str,
+    before_commit: Callable[[CaseResult, Path], None] | None = None,
 ) -> tuple[CaseResult, Volume]:
-    """Write one protected copy to ``output``; returns its record and the reloaded file."""
+    """Write one protected copy to ``output``; returns its record and the reloaded file.
+
+    ``before_commit`` is called with the record and the staged copy's path once the staged copy
+    has passed its check, just before it is moved onto ``output`` (see ``io.write_volume``)."""
     started = time.monotonic()
     image = loaded.image
     budget = prepared.budget
@@ -68,14 +73,25 @@ def protect_case(
                 f"the written copy changes a voxel by {measured['max_abs_change']:g}, over the "
                 f"budget of {budget.epsilon_native:g}; not released",
             )
-        checked.update(volume=reloaded, metrics=measured)
+        checked.update(volume=reloaded, result=_record(loaded, prepared, output, measured, started))
 
-    written = write_volume(image.with_array(protected), output, derivation, verify=verify)
-    reloaded, measured = checked["volume"], checked["metrics"]
-    result = CaseResult(
+    def commit(staged: Path) -> None:
+        if before_commit is not None:
+            before_commit(checked["result"], staged)
+
+    write_volume(image.with_array(protected), output, derivation, verify=verify,
+                 before_commit=commit)  # fmt: skip
+    return checked["result"], checked["volume"]
+
+
+def _record(
+    loaded: LoadedCase, prepared: PreparedCase, output: Path, measured: dict, started: float
+) -> CaseResult:
+    image, budget = loaded.image, prepared.budget
+    return CaseResult(
         image_id=prepared.image_id,
         source=str(loaded.case.image),
-        output=str(written),
+        output=str(output),
         stored=image.encoding.describe(),
         epsilon_native=budget.epsilon_native,
         budget_rule=budget.rule,
@@ -84,7 +100,6 @@ def protect_case(
         seconds=round(time.monotonic() - started, 2),
         skipped_objects=list(image.metadata.get("skipped", [])),
     )
-    return result, reloaded
 
 
 def perturbed_array(image: Volume, prepared: PreparedCase, perturber: Perturber) -> np.ndarray:

@@ -1,22 +1,31 @@
 """Apply a fitted method to every case of a job, one at a time: read, prepare, write, record.
 
-Each case is read and prepared (the caller's ``prepare``), protected, written atomically and
-journaled (``record.ReleaseRecord``), its figure drawn, and it is recorded as finished
-(``resume.FinishedCases``); its arrays are dropped before the next case is read, so memory does
-not grow with the number of cases. A case that an earlier run of the same job already finished,
-and whose files are still exactly as recorded, is kept as it is without being read: a killed job
-run again resumes without writing any file twice. One case's failure is recorded with its file
-and the others go on; a cancel stops between cases.
+Each case is read and prepared (the caller's ``prepare``), then, in this order:
+
+1. its label map is journaled (``record.ReleaseRecord``) and copied, unless an identical copy is
+   already in place;
+2. its protected copy is staged and checked; the staged copy is journaled and the case recorded
+   finished (``resume.FinishedCases``) with the staged copy's sha256, both synced to disk;
+3. the protected copy is moved into place (atomically), and the case's figure drawn.
+
+Its arrays are dropped before the next case is read, so memory does not grow with the number of
+cases. Because every record is written ahead of the move it describes, a process killed at any
+instant leaves only files its records recognise: a case whose copy landed is kept as it is
+without being read again (a missing figure is drawn), one whose copy did not land is done again,
+and a label already in place is not copied again. A killed job run again thus writes every file
+exactly once. One case's failure is recorded with its file and the others go on; a cancel stops
+between cases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from medue.batch import Failure
 from medue.datasets import Case, LoadedCase
-from medue.io import volume_files
+from medue.io import Volume, read_volume, volume_files
 from medue.job.apply import CaseResult, protect_case
 from medue.job.outputs import (
     REPORT_FOLDER,
@@ -52,68 +61,87 @@ def apply_cases(
     case order. Reports ``("apply", done, len(cases))`` after each case. ``show_mask`` adds the
     changed-voxel panel to each figure (SALM)."""
     root = input_root(input_path)
-    derivation = f"unlearnable-example protection ({perturber.method})"
+    job = _Job(root, output, prepare, perturber, release, finished, show_mask,
+               f"unlearnable-example protection ({perturber.method})")  # fmt: skip
     results, failures = [], []
     for index, case in enumerate(cases):
         check_cancel(cancel)
         kept = finished.finished(case.image_id, case.image)
-        if kept is not None and release.has(kept["output"], kept.get("label")):
-            results.append(_keep(kept, case, release, output))
-        else:
-            done = _protect_one(case, prepare, perturber, release, finished, root, output,
-                                derivation, show_mask, failures)  # fmt: skip
-            if done is not None:
-                result, figure = done
-                results.append((result, case, figure))
+        try:
+            if kept is not None and release.has(kept["output"], kept.get("label")):
+                results.append(_keep(kept, case, job))
+            else:
+                results.append(_protect_one(case, job))
+        except _StepFailed as failed:  # recorded for this case; re-raises a cancel
+            failures.append(Failure.from_error(failed.error, case.image, failed.step))
         progress("apply", index + 1, len(cases))
     return results, failures
 
 
-def _protect_one(
-    case: Case,
-    prepare: Prepare,
-    perturber: Perturber,
-    release: ReleaseRecord,
-    finished: FinishedCases,
-    root: Path,
-    output: Path,
-    derivation: str,
-    show_mask: bool,
-    failures: list[Failure],
-) -> tuple[CaseResult, Path] | None:
-    """Read, prepare, protect and write one case, record it finished, then draw its figure; its
-    arrays go when this returns. Returns its record and figure, or None after adding its failure.
+@dataclass(frozen=True)
+class _Job:
+    """What every case of one apply shares."""
 
-    The case is recorded finished as soon as its copies are in place (before the figure), so a
-    kill leaves at most the label copy and the hashing of the copies between the protected copy
-    landing and the case's record."""
-    try:
-        loaded, prepared = prepare(case)
-    except Exception as error:  # recorded for this case; re-raises a cancel
-        failures.append(Failure.from_error(error, case.image, "preparing"))
-        return None
-    target = output_for(case.image, root, output)
-    try:
+    root: Path
+    output: Path
+    prepare: Prepare
+    perturber: Perturber
+    release: ReleaseRecord
+    finished: FinishedCases
+    show_mask: bool
+    derivation: str
+
+    def figure(self, image_id: str) -> Path:
+        return self.output / REPORT_FOLDER / "figures" / f"{image_id}.png"
+
+
+def _protect_one(case: Case, job: _Job) -> tuple[CaseResult, Case, Path]:
+    """Read, prepare, protect and write one case (records written ahead, see the module
+    docstring), then draw its figure; its arrays go when this returns."""
+    loaded, prepared = _step("preparing", job.prepare, case)
+    target = output_for(case.image, job.root, job.output)
+    label_target = label_output(case, job.root, job.output)
+    release = job.release
+    figure = job.figure(prepared.image_id)
+
+    def record_ahead(result: CaseResult, staged: Path) -> None:
+        release.add(target, fingerprint(staged))
+        job.finished.add(_finished_entry(result, case, label_target, release, figure))
+
+    def write() -> tuple[CaseResult, Volume]:
         release.check_target(target, volume_files(case.image))
-        label_target = label_output(case, root, output)
         if label_target is not None:
             release.check_target(label_target, volume_files(case.label))
-        result, written = protect_case(loaded, prepared, perturber, target, derivation)
-        release.add(target)
-        if label_target is not None:
-            copy_label(case, root, output)
-            release.add(label_target)
-    except Exception as error:  # recorded for this case; re-raises a cancel
-        failures.append(Failure.from_error(error, case.image, "writing"))
-        return None
-    figure = output / REPORT_FOLDER / "figures" / f"{prepared.image_id}.png"
-    finished.add(_finished_entry(result, case, label_target, release, figure))
-    monochrome1 = loaded.image.metadata.get("photometric_interpretation") == "MONOCHROME1"
+            _copy_label_once(case, label_target, job)
+        try:
+            return protect_case(loaded, prepared, job.perturber, target, job.derivation,
+                                before_commit=record_ahead)  # fmt: skip
+        except BaseException:
+            release.forget(target)
+            raise
+
+    result, written = _step("writing", write)
+    _draw(loaded, prepared, written.array, figure, job.show_mask)
+    return result, case, figure
+
+
+def _copy_label_once(case: Case, target: Path, job: _Job) -> None:
+    """Journal ``case``'s label copy, then copy it unless that very copy is already in place
+    (left by a run killed before its image landed)."""
+    sha = fingerprint(case.label)
+    job.release.add(target, sha)
+    if not (target.exists() and fingerprint(target) == sha):
+        copy_label(case, job.root, job.output)
+
+
+def _draw(loaded: LoadedCase, prepared: PreparedCase, written, figure: Path, show_mask: bool):
+    """The case's figure: original, protected copy (as written) and their difference."""
+    image = loaded.image
+    monochrome1 = image.metadata.get("photometric_interpretation") == "MONOCHROME1"
     case_figure(
-        loaded.image.array, written.array, prepared.budget.window,
-        prepared.budget.epsilon_native, figure, inverted=monochrome1, show_mask=show_mask,
+        image.array, written, prepared.budget.window, prepared.budget.epsilon_native, figure,
+        inverted=monochrome1, show_mask=show_mask,
     )  # fmt: skip
-    return result, figure
 
 
 def _finished_entry(result, case, label_target, release, figure) -> dict:
@@ -129,10 +157,31 @@ def _finished_entry(result, case, label_target, release, figure) -> dict:
     }
 
 
-def _keep(entry: dict, case: Case, release: ReleaseRecord, output: Path) -> tuple:
-    """A case an earlier run finished: its files stay as they are, counted for this run."""
-    release.keep(Path(entry["output"]))
+def _keep(entry: dict, case: Case, job: _Job) -> tuple:
+    """A case an earlier run finished: its files stay as they are, counted for this run. Its
+    figure is drawn if that run was killed before drawing it (the files are only read)."""
+    job.release.keep(Path(entry["output"]), entry["output_sha256"])
     if entry.get("label"):
-        release.keep(Path(entry["label"]))
-    figure = output / REPORT_FOLDER / entry["figure"]
+        job.release.keep(Path(entry["label"]), entry["label_sha256"])
+    figure = job.output / REPORT_FOLDER / entry["figure"]
+    if not figure.is_file():
+        loaded, prepared = _step("preparing", job.prepare, case)
+        written = _step("reading the protected copy", read_volume, Path(entry["output"]))
+        _draw(loaded, prepared, written.array, figure, job.show_mask)
     return CaseResult(**entry["result"]), case, figure
+
+
+class _StepFailed(Exception):
+    """One case's ``error``, raised during ``step`` ("preparing", "writing", ...)."""
+
+    def __init__(self, step: str, error: Exception):
+        super().__init__(step, error)
+        self.step, self.error = step, error
+
+
+def _step(step: str, function: Callable, *args):
+    """``function(*args)``; its error is raised as the failure of that step of the case."""
+    try:
+        return function(*args)
+    except Exception as error:
+        raise _StepFailed(step, error) from error

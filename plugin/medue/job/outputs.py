@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from medue.datasets import Case
@@ -99,9 +100,12 @@ def fingerprint(path: Path) -> str:
 CLASS_TABLE = "labels.csv"
 
 
-def write_class_table(output: Path, entries: list[tuple[Path, str]]) -> Path:
+def write_class_table(
+    output: Path, entries: list[tuple[Path, str]], before_commit: Callable[[Path], None]
+) -> Path:
     """``output/labels.csv`` (header ``image,label``; paths relative to it) listing each written
-    copy of a classification dataset and its class, so the release opens as a dataset again."""
+    copy of a classification dataset and its class, so the release opens as a dataset again.
+    ``before_commit`` gets the complete temporary file just before it is moved into place."""
     target = output / CLASS_TABLE
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -110,4 +114,5 @@ def write_class_table(output: Path, entries: list[tuple[Path, str]]) -> Path:
         writer.writerow([path.relative_to(output).as_posix(), category])
     with atomic_path(target) as tmp:
         tmp.write_text(buffer.getvalue())
+        before_commit(tmp)
     return target

@@ -1,11 +1,15 @@
 """What MedUE has written into an output folder: the journal that tells its files from the user's.
 
-Every image or label MedUE moves into an output folder is appended, as soon as it is in place, to
-``OUT/medue/journal.jsonl`` with its sha256 (all of its files) and the input it came from. So,
-even after an interrupted run that wrote no manifest:
+Every image or label MedUE moves into an output folder is appended to ``OUT/medue/journal.jsonl``
+with its sha256 (all of its files) and the input it came from *before* it is moved into place
+(write-ahead: the sha256 of the staged copy, whose files already carry their final names), and
+the line is synced to disk first. So a process killed at any instant leaves no file in the folder
+that its journal does not recognise, and even after an interrupted run that wrote no manifest:
 
-- a file in the output folder may be replaced only if the journal has it, unchanged; anything
-  else there is the user's and is never overwritten (the case is refused, naming the file);
+- a file in the output folder may be replaced only if the journal has it, unchanged (any sha256
+  it journaled for that path: a line written ahead of a move that never happened names content
+  that is not there, so it can only match MedUE's own bytes); anything else there is the user's
+  and is never overwritten (the case is refused, naming the file);
 - nothing is written outside the output folder, even through a link inside it;
 - an output folder that holds another input's release is refused;
 - the copies an earlier run wrote for cases that are not written this time (a case that fails
@@ -39,7 +43,7 @@ class ReleaseRecord:
 
     input: Path  # resolved
     output: Path  # resolved
-    found: dict[Path, str] = field(default_factory=dict)  # the journal as this run found it
+    found: dict[Path, set[str]] = field(default_factory=dict)  # the journal as this run found it
     written: dict[Path, str] = field(default_factory=dict)  # journaled by this run: path -> sha256
     rank: int = 0  # which per-rank journal this process appends to
 
@@ -51,7 +55,7 @@ class ReleaseRecord:
         inputs = set()
         for entry in _entries(record.output):
             inputs.add(entry["input"])
-            record.found[Path(entry["output"])] = entry["sha256"]
+            record.found.setdefault(Path(entry["output"]), set()).add(entry["sha256"])
         others = sorted(i for i in inputs if Path(i) != record.input)
         if others:
             raise InputError(
@@ -78,18 +82,28 @@ class ReleaseRecord:
         if target.is_dir():
             return  # a DICOM series: the series writer accepts only its own earlier output
         present = [target.parent / p for p in parts if (target.parent / p).exists()]
-        recorded = self.written.get(target.resolve(), self.found.get(target.resolve()))
-        if present and (recorded is None or not target.exists() or fingerprint(target) != recorded):
+        if present and not (target.exists() and self.recognises(target)):
             raise InputError(
                 present[0],
                 "exists and is not a copy MedUE recorded in this folder; move it away or "
                 "choose an empty output folder",
             )
 
-    def add(self, path: Path) -> None:
-        """Journal ``path`` (just moved into place): its sha256 and this record's input."""
+    def recognises(self, path: Path) -> bool:
+        """Whether ``path`` holds content this journal records for it (MedUE's own copy)."""
         resolved = path.resolve()
-        self.written[resolved] = fingerprint(path)
+        known = set(self.found.get(resolved, ()))
+        if resolved in self.written:
+            known.add(self.written[resolved])
+        return bool(known) and fingerprint(path) in known
+
+    def add(self, path: Path, sha256: str | None = None) -> None:
+        """Journal ``path`` with its sha256 and this record's input, synced to disk.
+
+        Give ``sha256`` (the staged copy's fingerprint) to journal a copy *before* moving it onto
+        ``path``; without it, ``path`` is fingerprinted where it lies."""
+        resolved = path.resolve()
+        self.written[resolved] = sha256 or fingerprint(path)
         entry = {
             "input": str(self.input),
             "output": str(resolved),
@@ -102,15 +116,22 @@ class ReleaseRecord:
             stream.flush()
             os.fsync(stream.fileno())
 
+    def forget(self, path: Path) -> None:
+        """This run did not write ``path`` after all (journaled ahead, then the move failed)."""
+        self.written.pop(path.resolve(), None)
+
     def has(self, *paths: str | None) -> bool:
         """Whether the journal lists every one of ``paths`` (None entries are skipped)."""
         return all(Path(p).resolve() in self.found for p in paths if p is not None)
 
-    def keep(self, path: Path) -> None:
-        """Count ``path``, written by an earlier run and journaled then, as written by this run
-        (it is not deleted as stale); raises ``KeyError`` if the journal does not have it."""
+    def keep(self, path: Path, sha256: str) -> None:
+        """Count ``path``, written by an earlier run with ``sha256`` and journaled then, as
+        written by this run (it is not deleted as stale); raises ``KeyError`` if the journal does
+        not have that content for it."""
         resolved = path.resolve()
-        self.written[resolved] = self.found[resolved]
+        if sha256 not in self.found.get(resolved, ()):
+            raise KeyError(path)
+        self.written[resolved] = sha256
 
     def sha256(self, path: Path) -> str:
         """The sha256 journaled for ``path`` by this run (computed once, when it landed)."""
@@ -120,10 +141,10 @@ class ReleaseRecord:
         """Delete what the journal listed when this run began, this run did not write again, and
         is still unchanged; returns the deleted paths."""
         removed = []
-        for path, sha in self.found.items():
+        for path, shas in self.found.items():
             if path in self.written or not path.exists() or not path.is_relative_to(self.output):
                 continue
-            if fingerprint(path) != sha:
+            if fingerprint(path) not in shas:
                 continue  # changed since: not MedUE's to delete
             for part in [path] if path.is_dir() else [path.parent / p for p in volume_files(path)]:
                 shutil.rmtree(part) if part.is_dir() else part.unlink()

@@ -304,9 +304,10 @@ def _merge_ranks(
 
 
 def _write_class_table(output: Path, results: list, release: ReleaseRecord) -> None:
-    release.check_target(output / CLASS_TABLE, [Path(CLASS_TABLE)])
+    target = output / CLASS_TABLE
+    release.check_target(target, [Path(CLASS_TABLE)])
     entries = [(Path(result.output), case.category) for result, case, _ in results]
-    release.add(write_class_table(output, entries))
+    write_class_table(output, entries, lambda staged: release.add(target, fingerprint(staged)))
 
 
 def _fitted_earlier(output: Path, settings: ProtectSettings) -> tuple[Perturber, Path] | None:

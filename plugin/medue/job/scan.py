@@ -15,6 +15,10 @@ dropped before the next one is read:
 These are the values the job computed when it held every loaded case in memory: the same reads,
 the same cases, the same rules, so a dataset small enough to fit whole gives the same release as
 before. The price is one more read of each case (decompression included) before the fit.
+
+Under torchrun (``medue.distributed``) each rank reads only its share of the cases
+(``cases[rank::world]``) and the ranks then exchange their small summaries, so every rank ends
+with the same summary as a single process, in the same case order.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from medue import distributed
 from medue.batch import Failure
 from medue.class_datasets import class_names as ordered_classes
 from medue.datasets import Case
@@ -55,32 +60,25 @@ def scan_dataset(
     cancel: CancelToken | None = None,
     progress_total: int | None = None,
 ) -> DatasetSummary:
-    """Read each case once; ``class_values`` / ``class_names``, when given (a saved method's),
-    are kept instead of the dataset's. Reports ``("prepare", done, progress_total)`` per case
-    (``progress_total`` defaults to the number of cases); a case that fails to load is recorded
-    as a failure with its file, never raised, except a cancel (``Cancelled``) between cases."""
+    """Read each case once (this rank's share under torchrun); ``class_values`` /
+    ``class_names``, when given (a saved method's), are kept instead of the dataset's. Reports
+    ``("prepare", done, progress_total)`` per case read (``progress_total`` defaults to the
+    number of cases); a case that fails to load is recorded as a failure with its file, never
+    raised, except a cancel (``Cancelled``) between cases."""
     total = progress_total or len(cases)
-    loaded: list[Case] = []
-    voxels: list[int] = []
-    spacings: list[tuple[float, ...]] = []
-    values: set[int] = set()
-    failures: list[Failure] = []
     count_values = not class_values and not settings.roi.label_values
-    for index, case in enumerate(cases):
+    ranks = distributed.ranks()
+    mine = []
+    for done, case in enumerate(ranks.shard(cases), start=1):
         if cancel is not None:
             check_cancel(cancel)
-        try:
-            item = read_case(case, settings)
-        except Exception as error:  # recorded for this case; re-raises a cancel
-            failures.append(Failure.from_error(error, case.image))
-        else:
-            loaded.append(case)
-            voxels.append(int(item.image.array.size))
-            spacings.append(tuple(item.image.geometry.spacing))
-            if count_values and item.label is not None:
-                values.update(int(v) for v in np.unique(item.label) if v)
-            del item  # the image goes before the next one is read
-        progress("prepare", index + 1, total)
+        mine.append(_scan_case(case, settings, count_values))
+        progress("prepare", done, total)
+    shards = distributed.gather(mine)
+    scans = [shards[index % ranks.world][index // ranks.world] for index in range(len(cases))]
+    loaded = [case for case, scan in zip(cases, scans, strict=True) if isinstance(scan, _Scan)]
+    read = [scan for scan in scans if isinstance(scan, _Scan)]
+    values = set().union(*(scan.values for scan in read))
     if class_values:
         kept_values = tuple(class_values)
     elif settings.roi.label_values:
@@ -90,12 +88,33 @@ def scan_dataset(
     names = class_names or ordered_classes(loaded)
     return DatasetSummary(
         cases=loaded,
-        voxels=voxels,
-        failures=failures,
+        voxels=[scan.voxels for scan in read],
+        failures=[scan for scan in scans if isinstance(scan, Failure)],
         class_values=kept_values,
-        mode=choose_mode(settings.mode, spacings),
+        mode=choose_mode(settings.mode, [scan.spacing for scan in read]),
         class_names=tuple(names) if settings.classification else (),
     )
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What the scan keeps of one case that loaded."""
+
+    voxels: int
+    spacing: tuple[float, ...]
+    values: frozenset[int]  # its label's foreground values (empty unless counted)
+
+
+def _scan_case(case: Case, settings: ProtectSettings, count_values: bool) -> _Scan | Failure:
+    """Read ``case`` and keep its summary (its arrays go on return), or its failure."""
+    try:
+        item = read_case(case, settings)
+    except Exception as error:  # recorded for this case; re-raises a cancel
+        return Failure.from_error(error, case.image)
+    values = frozenset()
+    if count_values and item.label is not None:
+        values = frozenset(int(v) for v in np.unique(item.label) if v)
+    return _Scan(int(item.image.array.size), tuple(item.image.geometry.spacing), values)
 
 
 def choose_mode(requested: str, spacings: list[tuple[float, ...]]) -> str:
