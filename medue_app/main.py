@@ -46,6 +46,9 @@ class MedUEApp(MONAILabelApp):
         """The preview needs the image's label (its ROI): found here, by the image id. A problem
         with the image or the request is one 4xx message, not a server error."""
         request = dict(request)
+        if request.get("model") not in self._infers:
+            known = ", ".join(sorted(self._infers))
+            raise HTTPException(404, f"no preview {request.get('model')!r}; choose one of {known}")
         store = datastore or self.datastore()
         try:
             if isinstance(request.get("image"), str) and not os.path.exists(request["image"]):

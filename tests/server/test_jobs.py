@@ -136,6 +136,14 @@ def test_preview_refusals_are_clear(server: Server) -> None:
     assert unknown.status_code == 404 and "no such image" in unknown.json()["detail"]
     unfitted = server.post("/infer/protect_emn", params={"image": "brain2", "output": "json"})
     assert unfitted.status_code == 400 and "needs a fitted method" in unfitted.json()["detail"]
+    no_such = server.post("/infer/protect_nothing", params={"image": "brain2", "output": "json"})
+    assert no_such.status_code == 404 and "protect_umed" in no_such.json()["detail"]
+    garbled = server.post(
+        "/infer/protect_pattern-blocks",
+        params={"image": "brain2", "output": "json"},
+        data={"params": '{"epsilon": 5'},
+    )
+    assert garbled.status_code == 400 and "params is not valid JSON" in garbled.json()["detail"]
 
 
 def test_info_lists_a_preview_task_per_method(server: Server) -> None:

@@ -13,8 +13,11 @@ server left unfinished.
 
 from __future__ import annotations
 
+import json
 import logging
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from monailabel.app import app
 from monailabel.config import settings
 
@@ -26,6 +29,14 @@ from medue.server.service import ProtectService
 log = logging.getLogger("medue.server")
 auth.install()  # MONAI Label 0.8.5's token check fails under PyJWT 2 (see medue.server.auth)
 app.include_router(router, prefix=settings.MONAI_LABEL_API_STR)
+
+
+@app.exception_handler(json.JSONDecodeError)
+async def _malformed_json(request: Request, error: json.JSONDecodeError) -> JSONResponse:
+    """MONAI Label parses ``/infer``'s ``params`` form field itself and lets a JSON error become
+    a 500; it is the client's mistake: 400, saying where."""
+    detail = f"params is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+    return JSONResponse(status_code=400, content={"detail": detail})
 
 
 def _start() -> None:
