@@ -174,7 +174,9 @@ class JobStore:
 
 def finished_cases(output: Path) -> dict[str, dict]:
     """The release's finished cases of its latest job key (``OUT/medue/cases.jsonl``, and each
-    rank's ``cases.rankN.jsonl`` of a job run on several processes; the newest file last)."""
+    rank's ``cases.rankN.jsonl`` of a job run on several processes; the newest file last) whose
+    copy is in place: a case is recorded just before its copy is moved there (write-ahead), and
+    a worker killed in between leaves a record of a copy that never landed."""
     found = (output / REPORT_FOLDER).glob(rank_files(CASES))
     paths = sorted(found, key=lambda p: p.stat().st_mtime)
     entries = []
@@ -185,7 +187,9 @@ def finished_cases(output: Path) -> dict[str, dict]:
     if not entries:
         return {}
     key = entries[-1]["key"]
-    return {e["image_id"]: e for e in entries if e["key"] == key}
+    return {
+        e["image_id"]: e for e in entries if e["key"] == key and Path(str(e.get("output"))).exists()
+    }
 
 
 def lock_held(path: Path) -> bool:
