@@ -129,3 +129,13 @@ def _from_preset(preset: Preset, window: Window, facts: ImageFacts) -> tuple[flo
         epsilon = cap
         rule += f", capped at {cap:.3g} by whole-image PSNR >= {preset.min_psnr_db:g} dB"
     return epsilon, sigma, rule
+
+
+def top_k_count(voxels: int, fraction: float) -> int:
+    """SALM's K for an image of ``voxels`` voxels: ``round(fraction * voxels)``, at least 1.
+
+    Raises ``ValueError`` unless ``0 < fraction <= 1``.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"the top-K fraction must be in (0, 1], got {fraction}")
+    return max(1, min(voxels, round(fraction * voxels)))

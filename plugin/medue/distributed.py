@@ -13,8 +13,8 @@ touches ``torch.distributed`` and runs exactly as before. What the job does with
   Experiences on Accelerating Data Parallel Training", VLDB 13(12)). Rank 0 alone saves it;
 - apply: the cases, in the job's deterministic order, are split ``cases[rank::world]``
   (``Ranks.shard``); each rank writes its own copies (atomically) and its own journals
-  (``rank_file``); rank 0 gathers what the others did (``gather``) after they finish and alone
-  writes the manifest and the report.
+  (``medue.job.outputs.rank_file``); rank 0 gathers what the others did (``gather``) after
+  they finish and alone writes the manifest and the report.
 
 Backend: ``gloo`` (CPU tensors; MedUE's networks train on the CPU), or ``MEDUE_DIST_BACKEND``
 (``nccl`` once the networks are placed on GPUs). Collectives time out after
@@ -119,20 +119,6 @@ def wrap(module: torch.nn.Module) -> torch.nn.Module:
     if not active():
         return module
     return torch.nn.parallel.DistributedDataParallel(module)
-
-
-def rank_file(name: str, rank: int) -> str:
-    """A per-rank journal's file name: ``name`` for rank 0, ``cases.rank1.jsonl`` for rank 1."""
-    if rank == 0:
-        return name
-    stem, dot, suffix = name.partition(".")
-    return f"{stem}.rank{rank}{dot}{suffix}"
-
-
-def rank_files(name: str) -> str:
-    """The glob that finds every rank's journal of ``name`` (``cases*.jsonl``)."""
-    stem, dot, suffix = name.partition(".")
-    return f"{stem}*{dot}{suffix}"
 
 
 def launch(nproc: int, argv: list[str]) -> int:

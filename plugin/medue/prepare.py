@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from medue.budget import Budget, BudgetRequest, ImageFacts, resolve_budget
+from medue.budget import Budget, BudgetRequest, ImageFacts, resolve_budget, top_k_count
 from medue.datasets import LoadedCase
 from medue.errors import InputError
 from medue.intensity import Window, default_window
 from medue.io import Volume
 from medue.masks import contour_band, interior, roi_from_box, roi_from_label, texture_map
-from medue.saliency import top_k_count
 from medue.visibility import CT_TISSUE, noise_sigma
 
 
@@ -92,7 +91,7 @@ def prepare_classified(
     """One image of a classification dataset: the whole image is the region (the method picks its
     voxels, e.g. SALM's top K), ``extra["category"]`` is the index of its class in
     ``class_names``, and the budget's PSNR floor counts the K voxels ``changed_fraction`` gives
-    (``medue.saliency.top_k_count``: round(changed_fraction x voxels), at least 1).
+    (``medue.budget.top_k_count``: round(changed_fraction x voxels), at least 1).
 
     Raises ``InputError`` for an image whose class is not in ``class_names``.
     """

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from medue.budget import top_k_count
+
 
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """``sum_channels |d CE(model(x), y) / dx|`` for a batch ``(B, C, *spatial)`` ->
@@ -23,16 +25,6 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> t
     (grad,) = torch.autograd.grad(loss, x)
     model.train(was_training)
     return grad.abs().sum(dim=1)
-
-
-def top_k_count(voxels: int, fraction: float) -> int:
-    """K for an image of ``voxels`` voxels: ``round(fraction * voxels)``, at least 1.
-
-    Raises ``ValueError`` unless ``0 < fraction <= 1``.
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"the top-K fraction must be in (0, 1], got {fraction}")
-    return max(1, min(voxels, round(fraction * voxels)))
 
 
 def top_k_mask(values: np.ndarray, fraction: float) -> np.ndarray:

@@ -22,6 +22,7 @@ from medue import distributed
 from medue.datasets import discover_cases
 from medue.io.atomic import TMP_PREFIX
 from medue.job import ProtectSettings, protect_dataset
+from medue.job.outputs import rank_file
 from medue.job.run import read_and_prepare
 from medue.methods import load_perturber
 from tests.conftest import REPO, torch_threads
@@ -70,8 +71,8 @@ def test_helpers_shard_name_and_strip():
     ranks = [distributed.Ranks(rank, 3) for rank in range(3)]
     shards = [r.shard(list(range(8))) for r in ranks]
     assert shards == [[0, 3, 6], [1, 4, 7], [2, 5]]
-    assert distributed.rank_file("cases.jsonl", 0) == "cases.jsonl"
-    assert distributed.rank_file("cases.jsonl", 2) == "cases.rank2.jsonl"
+    assert rank_file("cases.jsonl", 0) == "cases.jsonl"
+    assert rank_file("cases.jsonl", 2) == "cases.rank2.jsonl"
     assert distributed.strip_nproc(["protect", "a", "--nproc", "2", "--nproc=3", "b"]) == [
         "protect", "a", "b",
     ]  # fmt: skip

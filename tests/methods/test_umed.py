@@ -10,7 +10,7 @@ import torch
 
 from medue.budget import BudgetRequest
 from medue.datasets import discover_cases, load_case
-from medue.methods import FitOptions, _umed_config
+from medue.methods.registry import FitOptions, _umed_config
 from medue.methods.umed import UMedConfig, compose, fit_umed, load_umed, quantise_ste
 from medue.prepare import RoiSpec, prepare_case
 

@@ -28,7 +28,6 @@ from medue.evaluate.victim import ARCHITECTURES
 from medue.job.outputs import REPORT_FOLDER
 from medue.methods import CLASSIFICATION_METHODS
 
-HELP = "train victims on a protected copy and its original; test both on clean cases"
 VICTIM_CHOICES = (*ARCHITECTURES, "unet3d", *CLASSIFIER_VICTIMS)
 
 

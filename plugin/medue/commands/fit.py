@@ -11,14 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medue import distributed
 from medue.commands import report_failures
 from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
 from medue.commands.progress import PhaseBars
-from medue.job.run import fit_prepared, prepare_dataset
 from medue.methods import DATA_PARALLEL_METHODS, JSON_METHODS
-
-HELP = "fit a method on a dataset and save it (a generator, or a pattern's key)"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +30,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     cases = cases_from_args(args, settings)
+    from medue import distributed  # noqa: PLC0415 (torch and MONAI load once the fit runs)
+    from medue.job.run import fit_prepared, prepare_dataset  # noqa: PLC0415
+
     ranks = distributed.ranks()
     bars = PhaseBars(enabled=not args.no_progress and ranks.main)
     try:

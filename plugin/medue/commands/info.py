@@ -17,8 +17,6 @@ from medue.errors import InputError
 from medue.io import looks_like_dicom_folder, strip_extension
 from medue.summary import summarise
 
-HELP = "describe an image or a dataset folder"
-
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="image file, DICOM series folder or dataset folder")

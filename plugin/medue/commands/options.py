@@ -12,10 +12,9 @@ from medue.datasets import Case
 from medue.errors import InputError
 from medue.intensity import CT_WINDOWS
 from medue.io.image_file import image_extension
-from medue.job import ProtectSettings
-from medue.job.settings import FIT_VOXELS
+from medue.job.settings import FIT_VOXELS, ProtectSettings
 from medue.methods import DEFAULT_METHOD, METHODS
-from medue.methods.salm import DEFAULT_TOP_K
+from medue.methods.names import DEFAULT_TOP_K
 from medue.prepare import RoiSpec
 
 

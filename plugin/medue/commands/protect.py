@@ -15,16 +15,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from medue import distributed
 from medue.commands import report_failures
 from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
 from medue.commands.progress import PhaseBars
 from medue.errors import InputError
-from medue.job import protect_dataset
 from medue.job.check import CHECK_COUNTERMEASURES, CheckSettings, check_written_release
-from medue.methods import load_perturber
-
-HELP = "protect a dataset (or one image) into an output folder"
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -50,12 +45,15 @@ def run(args: argparse.Namespace) -> int:
         if args.check_epochs < 1:
             raise InputError(None, "--check-epochs must be at least 1")
         settings = replace(settings, check=CheckSettings(epochs=args.check_epochs))
-    perturber = load_perturber(args.generator) if args.generator else None
+    perturber = _saved_method(args.generator) if args.generator else None
     if perturber is not None:
         settings = replace(settings, method=perturber.method)  # the saved method is what runs
     if settings.check is not None and settings.classification:
         raise InputError(None, "--check trains segmentation victims; for SALM use medue evaluate")
     cases = cases_from_args(args, settings)
+    from medue import distributed  # noqa: PLC0415 (torch and MONAI load once the job runs)
+    from medue.job import protect_dataset  # noqa: PLC0415
+
     main = distributed.ranks().main
     bars = PhaseBars(enabled=not args.no_progress and main)
     checked = None
@@ -75,6 +73,15 @@ def run(args: argparse.Namespace) -> int:
         print(_check_lines(checked))
     print(f"report: {outcome.report}\nmanifest: {outcome.manifest}")
     return report_failures(outcome.failures, len(cases))
+
+
+def _saved_method(path: Path):
+    """The method ``medue fit`` saved at ``path`` (its loading imports torch and MONAI)."""
+    if not path.is_file():
+        raise InputError(path, "generator file does not exist")
+    from medue.methods import load_perturber  # noqa: PLC0415
+
+    return load_perturber(path)
 
 
 def _summary_line(outcome) -> str:

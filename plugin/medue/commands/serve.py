@@ -15,7 +15,6 @@ from pathlib import Path
 
 from medue.errors import InputError
 
-HELP = "serve a studies folder or a DICOMweb PACS: previews and protect jobs over HTTP"
 APP_ENV = "MEDUE_APP"
 
 

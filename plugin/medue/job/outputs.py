@@ -116,3 +116,17 @@ def write_class_table(
         tmp.write_text(buffer.getvalue())
         before_commit(tmp)
     return target
+
+
+def rank_file(name: str, rank: int) -> str:
+    """A per-rank journal's file name: ``name`` for rank 0, ``cases.rank1.jsonl`` for rank 1."""
+    if rank == 0:
+        return name
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}.rank{rank}{dot}{suffix}"
+
+
+def rank_files(name: str) -> str:
+    """The glob that finds every rank's journal of ``name`` (``cases*.jsonl``)."""
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}*{dot}{suffix}"

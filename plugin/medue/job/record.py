@@ -29,10 +29,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medue.distributed import rank_file, rank_files
 from medue.errors import InputError
 from medue.io import volume_files
-from medue.job.outputs import REPORT_FOLDER, fingerprint
+from medue.job.outputs import REPORT_FOLDER, fingerprint, rank_file, rank_files
 
 JOURNAL = "journal.jsonl"
 

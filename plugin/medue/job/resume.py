@@ -28,8 +28,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medue.distributed import rank_file, rank_files
-from medue.job.outputs import REPORT_FOLDER, fingerprint
+from medue.job.outputs import REPORT_FOLDER, fingerprint, rank_file, rank_files
 
 CASES = "cases.jsonl"
 

@@ -1,146 +1,42 @@
 """Protection methods behind one interface (see ``base``): fit on prepared cases, perturb a case.
 
-``fit_method`` picks the method by name; ``load_perturber`` reads any saved one: baselines and
-fixed class patterns are small JSON files, UMed generators and EMN surrogates ``.pt`` files told
-apart by their ``format``.
-The file's content decides, not its suffix, so a file saved under any name loads.
+The names (``METHODS``, ``DEFAULT_METHOD``, ...) come from ``names`` and load nothing heavy.
+``fit_method``, ``load_perturber`` and ``FitOptions`` come from ``registry`` and are loaded on
+first use (PEP 562 module ``__getattr__``), with torch and MONAI: so that ``medue --help``, a
+bad argument or ``medue info`` answer in a second, not after MONAI's import.
 """
 
 from __future__ import annotations
 
-import json
-import pickle
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+from medue.methods.names import (
+    CLASSIFICATION_METHODS,
+    DATA_PARALLEL_METHODS,
+    DEFAULT_METHOD,
+    JSON_METHODS,
+    METHODS,
+)
 
-from medue.errors import InputError
-from medue.methods import emn, salm, umed
-from medue.methods.base import CancelToken, Perturber, ProgressCallback, no_progress
-from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
-from medue.methods.emn import EMN_METHODS, EMNConfig, fit_emn, load_emn
-from medue.methods.patterns import PATTERN_METHODS, load_pattern, pattern_perturber
-from medue.methods.salm import DEFAULT_TOP_K, SALM_METHODS, SALMConfig, fit_salm, load_salm
-from medue.methods.umed import UMedConfig, fit_umed, load_umed
-from medue.networks.generator import size_multiple
-from medue.prepare import PreparedCase
-from medue.robust import ROBUST_TRAINING
+if TYPE_CHECKING:
+    from medue.methods.registry import FitOptions, fit_method, load_perturber
 
-METHODS = ("umed", *PATTERN_METHODS, *EMN_METHODS, *BASELINES, *SALM_METHODS)
-DEFAULT_METHOD = "pattern-blocks"
-"""Chosen by the frontier on the benchmarks (docs/BENCHMARKS.md §8): at the same visibility it
-protects as much as the one-voxel marker undefended and keeps more through smoothing, where UMed's
-generators keep the victim at 98-100 % of its clean DSC."""
-CLASSIFICATION_METHODS = SALM_METHODS
-"""Methods for classification datasets (one class per image); the others segment an ROI."""
-JSON_METHODS = (*PATTERN_METHODS, *BASELINES)
-"""Methods saved as a small JSON file (nothing fitted) rather than a ``.pt`` file."""
-DATA_PARALLEL_METHODS = ("umed",)
-"""Methods whose fit trains on every rank of a torchrun job with DistributedDataParallel
-(``medue.distributed``); the others are fitted by rank 0 alone."""
-LOADERS = {umed.FORMAT: load_umed, emn.FORMAT: load_emn, salm.FORMAT: load_salm}
-"""Saved ``.pt`` formats and their loaders."""
-UNREADABLE = (OSError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError)
-"""What reading a file that is not a generator raises (torch and json parsers included)."""
+__all__ = [
+    "CLASSIFICATION_METHODS",
+    "DATA_PARALLEL_METHODS",
+    "DEFAULT_METHOD",
+    "JSON_METHODS",
+    "METHODS",
+    "FitOptions",
+    "fit_method",
+    "load_perturber",
+]
+_FROM_REGISTRY = ("FitOptions", "fit_method", "load_perturber")
 
 
-@dataclass(frozen=True)
-class FitOptions:
-    """Method settings a user may set; None means the method's default.
+def __getattr__(name: str) -> Any:
+    if name in _FROM_REGISTRY:
+        from medue.methods import registry  # noqa: PLC0415 (torch and MONAI load here)
 
-    ``iterations`` is UMed's generator steps and EMN's and SALM's outer rounds; ``mode`` matters
-    to UMed only (EMN always works on 2D slices, SALM on whole images). ``class_names`` and
-    ``top_k`` are for the classification methods.
-    """
-
-    mode: str = "2d"
-    iterations: int | None = None
-    seed: int = 0
-    class_values: tuple[int, ...] = ()
-    robust: bool = False  # UMed: train against the attacker's countermeasures; patterns: no-op
-    class_names: tuple[str, ...] = ()
-    top_k: float | None = None
-
-
-def fit_method(
-    method: str,
-    cases: list[PreparedCase],
-    options: FitOptions,
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken | None = None,
-) -> Perturber:
-    if options.robust and method not in ("umed", *PATTERN_METHODS):
-        raise InputError(None, f"the robust preset is for UMed and the patterns, not {method!r}")
-    if method in BASELINES:
-        return BaselinePerturber(method=method, seed=options.seed)
-    if method in PATTERN_METHODS:
-        return pattern_perturber(method, options.seed, options.class_values)
-    if method in EMN_METHODS:
-        return fit_emn(cases, _emn_config(method, options), progress, cancel)
-    if method == "umed":
-        return fit_umed(cases, _umed_config(options, cases), progress, cancel)
-    if method in SALM_METHODS:
-        return fit_salm(cases, _salm_config(method, options), progress, cancel)
-    raise InputError(None, f"unknown method {method!r} (choose one of: {', '.join(METHODS)})")
-
-
-def _umed_config(options: FitOptions, cases: list[PreparedCase]) -> UMedConfig:
-    config = UMedConfig(mode=options.mode, seed=options.seed, class_values=options.class_values)
-    if options.mode == "3d":  # never larger than the largest volume: padding is wasted work
-        multiple = size_multiple(config.features)
-        largest = np.max([case.image.shape for case in cases], axis=0)
-        config.patch = tuple(
-            int(min(p, -(-n // multiple) * multiple))
-            for p, n in zip(PATCH_3D, largest, strict=True)
-        )
-    if options.iterations is not None:
-        config.iterations = options.iterations
-    if options.robust:
-        config.robust = ROBUST_TRAINING
-    return config
-
-
-PATCH_3D = (16, 64, 64)  # (d, h, w) training patch for near-isotropic volumes
-
-
-def _emn_config(method: str, options: FitOptions) -> EMNConfig:
-    config = EMNConfig(method=method, seed=options.seed, class_values=options.class_values)
-    if options.iterations is not None:
-        config.iterations = options.iterations
-    return config
-
-
-def _salm_config(method: str, options: FitOptions) -> SALMConfig:
-    config = SALMConfig(method=method, seed=options.seed, class_names=options.class_names)
-    config.top_k = options.top_k or DEFAULT_TOP_K
-    if options.iterations is not None:
-        config.iterations = options.iterations
-    return config
-
-
-def load_perturber(path: str | Path) -> Perturber:
-    """Load a saved baseline or pattern (JSON), UMed generator, EMN or SALM surrogate (``.pt``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "generator file does not exist")
-    try:
-        with path.open("rb") as handle:
-            is_json = handle.read(1) == b"{"
-        return _load_json(path) if is_json else _load_torch(path)
-    except UNREADABLE as error:
-        raise InputError(path, f"not a MedUE generator file ({type(error).__name__})") from None
-
-
-def _load_json(path: Path) -> Perturber:
-    data = json.loads(path.read_text())
-    return load_pattern(data) if data.get("method") in PATTERN_METHODS else load_baseline(path)
-
-
-def _load_torch(path: Path) -> Perturber:
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    loader = LOADERS.get(payload.get("format")) if isinstance(payload, dict) else None
-    if loader is None:
-        raise ValueError("unknown generator format")
-    return loader(path)
+        return getattr(registry, name)
+    raise AttributeError(f"module 'medue.methods' has no attribute {name!r}")

@@ -63,7 +63,6 @@ from medue.networks.surrogate import build_surrogate, segmentation_loss
 from medue.prepare import PreparedCase
 
 FORMAT = "medue-emn/1"
-EMN_METHODS = ("emn", "emn-image")
 SIZE_MULTIPLE = 4
 """The surrogate UNet halves a slice twice; slices are zero-padded to a multiple of this."""
 

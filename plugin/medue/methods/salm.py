@@ -50,6 +50,7 @@ from medue.methods.base import (
     config_from_saved,
     no_progress,
 )
+from medue.methods.names import DEFAULT_TOP_K
 from medue.methods.salm_noise import (
     Latent,
     Samples,
@@ -69,8 +70,6 @@ from medue.networks.generator import PerturbationGenerator
 from medue.prepare import PreparedCase
 
 FORMAT = "medue-salm/1"
-SALM_METHODS = ("salm", "salm-generator", "salm-adversarial", "salm-random", "salm-emn-image")
-DEFAULT_TOP_K = 0.1
 
 
 def changed_fraction(method: str, top_k: float | None) -> float:

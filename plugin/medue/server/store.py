@@ -27,9 +27,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from medue.distributed import rank_files
 from medue.io.atomic import atomic_path
-from medue.job.outputs import REPORT_FOLDER
+from medue.job.outputs import REPORT_FOLDER, rank_files
 from medue.job.resume import CASES
 
 TERMINAL = ("done", "failed", "cancelled")
