@@ -36,7 +36,7 @@ PRESETS: dict[str, Preset] = {
     "imperceptible": Preset(0.3, 50.0, "at most 0.3 x the image's own noise"),
     "balanced": Preset(1.5, 50.0, "the papers' point: PSNR >= 50 dB, at most 1.5 x noise"),
     "strong": Preset(3.0, 45.0, "at most 3 x the image's noise, PSNR >= 45 dB"),
-    "robust": Preset(1.5, 45.0, "1.5 x noise, PSNR >= 45 dB, a pattern that survives filters"),
+    "robust": Preset(1.5, 45.0, "1.5 x noise, PSNR >= 45 dB; UMed trains against filters"),
 }
 DEFAULT_PRESET = "balanced"
 ROBUST_PRESET = "robust"

@@ -3,7 +3,8 @@
 Each sub-command lives in ``medue.commands.<name>`` with two functions: ``add_parser`` (its
 arguments) and ``run`` (returns the exit code). This module only wires them together and makes
 sure users see one clear line per problem, never a traceback: 0 = all done, 1 = some inputs
-failed (listed), 2 = bad usage or a bad single input, 130 = interrupted.
+failed (listed), 2 = bad usage or a bad single input, 3 = a process of a ``--nproc`` job was
+killed or crashed (run the same command again to resume), 130 = interrupted.
 
 Only the command being run is imported, and the commands load torch and MONAI only when they
 fit or apply a method: ``medue --help``, ``medue info`` and a mistyped option answer in about a

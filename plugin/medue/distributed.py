@@ -25,6 +25,7 @@ resumable (``medue.job.resume``), never corrupt: every file was written atomical
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -121,20 +122,45 @@ def wrap(module: torch.nn.Module) -> torch.nn.Module:
     return torch.nn.parallel.DistributedDataParallel(module)
 
 
+EXIT_PROCESS_STOPPED = 3
+"""``medue ... --nproc N`` exit code when one of its processes was killed or crashed."""
+
+
 def launch(nproc: int, argv: list[str]) -> int:
     """Run ``python -m medue.cli ARGV`` on ``nproc`` local processes under torchrun
-    (``torch.distributed.run``, standalone rendezvous on this node); returns 0 when every process
-    succeeded, 1 otherwise (torchrun has then stopped the others and printed the failure)."""
+    (``torch.distributed.run``, standalone rendezvous on this node); returns rank 0's exit code
+    (0, or 1 when some inputs failed: rank 0 has listed them), or ``EXIT_PROCESS_STOPPED`` after
+    one line naming the process that was killed or crashed (torchrun has stopped the others)."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError  # noqa: PLC0415
-    from torch.distributed.run import main as torchrun  # noqa: PLC0415
+    from torch.distributed.run import parse_args, run  # noqa: PLC0415
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # said below
     try:
-        torchrun(["--standalone", f"--nproc-per-node={nproc}", "-m", "medue.cli", *argv])
+        run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "medue.cli", *argv]))
     except ChildFailedError as error:
-        print(f"medue: a process of the {nproc} failed: {error}", file=sys.stderr)
-        return 1
+        return _exit_code(error, nproc)
     return 0
+
+
+def _exit_code(error: Any, nproc: int) -> int:
+    """The exit code of ``medue`` for torchrun's ``ChildFailedError``: the processes' own when
+    they failed the usual way (each has said why), else one line and ``EXIT_PROCESS_STOPPED``."""
+    codes = {rank: failure.exitcode for rank, failure in error.failures.items()}
+    if all(code in (1, 2, 130) for code in codes.values()):
+        return codes[min(codes)]
+    rank, failure = error.get_first_failure()
+    how = (
+        f"was stopped by {failure.signal_name()}"
+        if failure.exitcode < 0
+        else f"exited with code {failure.exitcode}"
+    )
+    print(
+        f"medue: process {rank} of {nproc} {how}; every copy written so far is complete and "
+        "recorded: run the same command again to resume",
+        file=sys.stderr,
+    )
+    return EXIT_PROCESS_STOPPED
 
 
 def strip_nproc(argv: list[str]) -> list[str]:

@@ -132,8 +132,10 @@ def test_a_rank_killed_mid_apply_leaves_a_job_that_resumes_writing_every_file_on
 ):
     data, out = copies(sample_dataset, tmp_path / "data", 6), tmp_path / "out"
     command = [sys.executable, "-m", "medue.cli", "protect", str(data), str(out), "--no-progress"]
-    job = subprocess.Popen([*command, "--nproc", "2"], env=ENV, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
+    said = tmp_path / "stderr.txt"
+    with said.open("w") as stderr:
+        job = subprocess.Popen([*command, "--nproc", "2"], env=ENV, stdout=subprocess.DEVNULL,
+                               stderr=stderr)  # fmt: skip
     record = out / "medue" / "cases.rank1.jsonl"
     deadline, killed = time.monotonic() + 600, False
     while time.monotonic() < deadline and job.poll() is None and not killed:
@@ -144,7 +146,9 @@ def test_a_rank_killed_mid_apply_leaves_a_job_that_resumes_writing_every_file_on
                 killed = True
         time.sleep(0.02)
     assert killed, "the job finished before rank 1 could be killed"
-    assert job.wait(timeout=120) != 0  # torchrun stopped the other rank and failed the job
+    assert job.wait(timeout=120) == 3  # torchrun stopped the other rank and failed the job
+    assert "process 1 of 2 was stopped by SIGKILL" in said.read_text()
+    assert "run the same command again to resume" in said.read_text()
     assert not (out / "medue/manifest.json").exists()
     landed = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in released(out)}
     assert landed

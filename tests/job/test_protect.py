@@ -162,3 +162,13 @@ def test_output_inside_input_is_refused(small_dataset):
 
     with pytest.raises(InputError, match="outside the input"):
         protect_dataset(small_dataset, [], small_dataset / "release", FAST)
+
+
+def test_manifest_paths_are_absolute_whatever_the_working_folder(two_cases, tmp_path, monkeypatch):
+    monkeypatch.chdir(two_cases.parent)
+    relative = Path(two_cases.name)
+    outcome = protect_dataset(relative, discover_cases(relative), tmp_path / "out",
+                              ProtectSettings())  # fmt: skip
+    manifest = json.loads(outcome.manifest.read_text())
+    paths = [case[key] for case in manifest["cases"] for key in ("source", "output")]
+    assert len(paths) == 4 and all(Path(path).is_absolute() for path in paths)

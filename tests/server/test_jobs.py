@@ -28,6 +28,8 @@ def test_whole_dataset_job_writes_verified_copies(server: Server, studies, origi
     phases = [s["phase"] for s in seen]
     assert "apply" in phases and phases[-1] == "done"
     assert all(s["done"] <= s["total"] for s in seen)
+    applying = [s for s in seen if s["phase"] == "apply"]  # every case counted as it lands
+    assert all(s["done"] >= sum(i["status"] == "done" for i in s["images"]) - 1 for s in applying)
     assert [i["status"] for i in final["images"]] == ["done"] * 5
     manifest = server.get(f"/protect/jobs/{job['id']}/report", params={"format": "json"}).json()
     for case in manifest["cases"]:
@@ -94,6 +96,8 @@ def test_malformed_json_and_unknown_job(server: Server) -> None:
         server.get("/protect/result", params={"image": "brain2", "export": "../x"}).status_code
         == 400
     )
+    unnamed = server.get("/protect/result")
+    assert unnamed.status_code == 400 and "?image=ID" in unnamed.json()["detail"]
 
 
 def test_second_job_is_refused_then_cancel_stops_the_first(server: Server) -> None:

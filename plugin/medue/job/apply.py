@@ -90,7 +90,7 @@ def _record(
     image, budget = loaded.image, prepared.budget
     return CaseResult(
         image_id=prepared.image_id,
-        source=str(loaded.case.image),
+        source=str(loaded.case.image.absolute()),
         output=str(output),
         stored=image.encoding.describe(),
         epsilon_native=budget.epsilon_native,

@@ -66,10 +66,19 @@ def build_manifest(
         ),
         "fit_cases": list(fit_ids),
         "cases": cases,
-        "failed": [{"source": f.source, "problem": f.problem} for f in failures if not f.skipped],
-        "left_out": [{"source": f.source, "why": f.problem} for f in failures if f.skipped],
+        "failed": [
+            {"source": _absolute(f.source), "problem": f.problem} for f in failures if not f.skipped
+        ],
+        "left_out": [
+            {"source": _absolute(f.source), "why": f.problem} for f in failures if f.skipped
+        ],
         "summary": summarise(cases),
     }
+
+
+def _absolute(source: str) -> str:
+    """A failure's file, absolute like every path of the manifest (whatever the working folder)."""
+    return str(Path(source).absolute()) if source else source
 
 
 def summarise(cases: list[dict]) -> dict:

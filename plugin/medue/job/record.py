@@ -100,9 +100,13 @@ class ReleaseRecord:
         """Journal ``path`` with its sha256 and this record's input, synced to disk.
 
         Give ``sha256`` (the staged copy's fingerprint) to journal a copy *before* moving it onto
-        ``path``; without it, ``path`` is fingerprinted where it lies."""
+        ``path``; without it, ``path`` is fingerprinted where it lies. Content the journal already
+        has for ``path`` (written ahead by a run killed before or after the move) is not
+        journaled twice."""
         resolved = path.resolve()
         self.written[resolved] = sha256 or fingerprint(path)
+        if self.written[resolved] in self.found.get(resolved, ()):
+            return
         entry = {
             "input": str(self.input),
             "output": str(resolved),

@@ -111,8 +111,10 @@ def figure(job_id: str, name: str):
 
 
 @router.get("/result")
-def result(image: str, background: BackgroundTasks, export: str | None = None):
+def result(background: BackgroundTasks, image: str | None = None, export: str | None = None):
     def work():
+        if not image:
+            raise RequestError("say which image: /protect/result?image=ID")
         path = service().result(image, export)
         if path.is_file():
             return FileResponse(path, filename=path.name)

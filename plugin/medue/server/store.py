@@ -82,8 +82,8 @@ class Job:
             "state": self.state,
             "cancel_requested": self.cancel_requested,
             "phase": status.get("phase", "starting" if self.worker_alive else "waiting"),
-            "done": status.get("done", 0),
-            "total": status.get("total", 0),
+            "done": status.get("done", sum(image["status"] == "done" for image in images)),
+            "total": status.get("total", len(images)),  # images until the worker counts steps
             "eta_seconds": status.get("eta_seconds"),
             "created": self.record["created"],
             "updated": status.get("updated"),

@@ -36,7 +36,7 @@ from medue.server.sources import source_for
 from medue.server.store import JobStore, read_json, write_json
 
 log = logging.getLogger("medue.server.worker")
-STATUS_INTERVAL = 0.5  # seconds between status writes within a phase
+STATUS_INTERVAL = 0.5  # seconds between status writes of fit steps
 
 
 class FileCancel:
@@ -56,14 +56,14 @@ class StatusWriter:
         self.path = path
         self.phase, self.phase_started, self.last_write = "", 0.0, 0.0
         self.done = self.total = 0
-        self.write({"state": "running", "phase": "prepare", "done": 0, "total": 0})
+        self.write({"state": "running", "phase": "prepare"})  # counts come with the first step
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         now = time.monotonic()
         if phase != self.phase:
             self.phase, self.phase_started = phase, now
-        elif now - self.last_write < STATUS_INTERVAL and done < total:
-            return
+        elif phase == "fit" and now - self.last_write < STATUS_INTERVAL and done < total:
+            return  # fit steps come many a second; every case (prepare, apply) is written
         elapsed = now - self.phase_started
         self.done, self.total = done, total
         eta = elapsed / done * (total - done) if done and elapsed >= 1.0 else None  # else unknown
@@ -97,16 +97,16 @@ def run_job(folder: Path) -> str:
         if settings.check is not None and outcome.results and main:  # the release is complete
             check_written_release(root, job.output, settings.check, status, cancel)
     except Cancelled:
-        status.write({"state": "cancelled", "phase": status.phase, "done": status.done,
-                      "total": status.total})  # fmt: skip
+        counts = {"done": status.done, "total": status.total} if status.total else {}
+        status.write({"state": "cancelled", "phase": status.phase or "prepare", **counts})
         return "cancelled"
     except InputError as error:
-        status.write({"state": "failed", "phase": status.phase, "error": str(error)})
+        status.write({"state": "failed", "phase": status.phase or "prepare", "error": str(error)})
         return "failed"
     except Exception as error:  # a bug: the job says so, the log has the traceback
         log.exception("job %s failed", folder.name)
         problem = f"internal error: {error}"
-        status.write({"state": "failed", "phase": status.phase, "error": problem})
+        status.write({"state": "failed", "phase": status.phase or "prepare", "error": problem})
         return "failed"
     manifest = read_json(outcome.manifest)
     failed = [{"image_id": _image_id(f.source, cases), "problem": f.problem}
