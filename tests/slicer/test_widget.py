@@ -106,9 +106,10 @@ def test_connect_preview_flicker_protect_cancel_export(panel, medue_server: Serv
     ui.segmentSelector.node, ui.segmentSelector.segment = loaded, "Segment_1"
     ui.presetCombo.setCurrentIndex(ui.presetCombo.findText("strong"))
     ui.exportNameEdit.text = "from-slicer"
-    ui.protectButton.click()
+    ui.methodCombo.setCurrentIndex(ui.methodCombo.findText("umed"))  # minutes of fitting: the
+    ui.protectButton.click()  # cancel lands while the job runs, however fast this machine is
     assert ui.cancelButton.enabled and not ui.protectButton.enabled
-    run_timers(lambda: "waiting" in ui.jobStatusLabel.text or "reading" in ui.jobStatusLabel.text)
+    run_timers(lambda: any(w in ui.jobStatusLabel.text for w in ("reading", "fitting")))
     ui.cancelButton.click()
     assert ui.jobStatusLabel.text.startswith("Cancelling")
     job_id = widget.monitor.job_id
@@ -117,6 +118,7 @@ def test_connect_preview_flicker_protect_cancel_export(panel, medue_server: Serv
     sent = widget.client.http.json("GET", f"/protect/jobs/{job_id}", "check")["request"]
     assert sent["settings"]["roi"]["label_values"] == [1] and sent["export"] == "from-slicer"
     # then the dataset's labels, all of them
+    ui.methodCombo.setCurrentIndex(ui.methodCombo.findText("pattern-blocks"))
     ui.roiSourceCombo.setCurrentIndex(0)
     ui.labelValuesEdit.text = "one"
     ui.protectButton.click()
