@@ -1,4 +1,6 @@
-"""``medue evaluate`` as a user runs it, on the real sample data and a real protected copy."""
+"""``medue evaluate`` as a user runs it, on real sample cases and a real protected copy (the two
+small cases: victims train on breast1 and are tested on brain2, so the flow, not the learning, is
+what these tests pay for; ``tests/evaluate`` checks that victims learn)."""
 
 from __future__ import annotations
 
@@ -12,15 +14,15 @@ from tests.test_cli_protect import medue
 
 
 @pytest.fixture(scope="module")
-def release(sample_dataset: Path, tmp_path_factory) -> Path:
+def release(two_cases: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("release") / "protected"
-    result = medue("protect", sample_dataset, out, "--method", "checkerboard", "--preset", "strong")
+    result = medue("protect", two_cases, out, "--method", "checkerboard", "--preset", "strong")
     assert result.returncode == 0, result.stderr
     return out
 
 
-def test_evaluate_writes_results_and_resumes(sample_dataset: Path, release: Path, tmp_path):
-    args = ("evaluate", sample_dataset, release, tmp_path / "ev", "--test-cases", "brain2",
+def test_evaluate_writes_results_and_resumes(two_cases: Path, release: Path, tmp_path):
+    args = ("evaluate", two_cases, release, tmp_path / "ev", "--test-cases", "brain2",
             "--victims", "unet", "--seeds", "0", "--epochs", "1")  # fmt: skip
     first = medue(*args)
     assert first.returncode == 0, first.stderr
@@ -51,12 +53,12 @@ def test_evaluate_refuses_a_copy_missing_training_cases(sample_dataset: Path, tm
     assert "Traceback" not in result.stderr
 
 
-def test_evaluate_compares_releases_side_by_side(sample_dataset: Path, release: Path, tmp_path):
+def test_evaluate_compares_releases_side_by_side(two_cases: Path, release: Path, tmp_path):
     other = tmp_path / "random"
-    made = medue("protect", sample_dataset, other, "--method", "random", "--preset", "balanced")
+    made = medue("protect", two_cases, other, "--method", "random", "--preset", "balanced")
     assert made.returncode == 0, made.stderr
     out = tmp_path / "cmp"
-    result = medue("evaluate", sample_dataset, release, other, out, "--test-cases", "brain2",
+    result = medue("evaluate", two_cases, release, other, out, "--test-cases", "brain2",
                    "--victims", "unet", "--seeds", "0", "--epochs", "1",
                    "--countermeasures", "none", "median")  # fmt: skip
     assert result.returncode == 0, result.stderr
