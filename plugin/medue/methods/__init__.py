@@ -3,7 +3,7 @@
 The names (``METHODS``, ``DEFAULT_METHOD``, ...) come from ``names`` and load nothing heavy.
 ``fit_method``, ``load_perturber`` and ``FitOptions`` come from ``registry`` and are loaded on
 first use (PEP 562 module ``__getattr__``), with torch and MONAI: so that ``medue --help``, a
-bad argument or ``medue info`` answer in a second, not after MONAI's import.
+bad argument or ``medue info`` answer without MONAI's import (docs/BENCHMARKS.md §7).
 """
 
 from __future__ import annotations
