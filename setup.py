@@ -25,6 +25,8 @@ INSTALL_REQUIRES = [
     "PyWavelets>=1.4",  # scikit-image's estimate_sigma (noise sigma in visibility reports)
     "tqdm>=4.60",
     "requests>=2.31",
+    "fastapi>=0.100",  # the /protect endpoints (MONAI Label serves FastAPI; declared as we use it)
+    "PyJWT>=2.8",  # the server's bearer-token checks (medue.server.auth)
     "Pillow>=10",  # JPEG / JPEG 2000 countermeasures in medue evaluate
     "matplotlib>=3.7",  # evaluation plots (Agg backend)
     # MNI152 template + tissue maps ship inside the wheel: the 2D benchmark's real data.
@@ -43,7 +45,15 @@ setup(
     # vermin: the Slicer module's Python 3.9 check; PySide6-Essentials: its .ui built in real Qt
     # (offscreen) for the tests and the clinicians' page (tests/slicer, slicer_extension/tools)
     extras_require={
-        "dev": ["pytest>=7", "pytest-timeout", "ruff", "vermin>=1.6", "PySide6-Essentials>=6.5"]
+        "dev": [
+            "pytest>=7",
+            "pytest-timeout",
+            "ruff",
+            "vermin>=1.6",
+            "PySide6-Essentials>=6.5",
+            "cryptography>=41",  # RSA keys for the auth tests' own token issuer
+            "psutil>=5.9",  # the distributed tests find and kill a rank's processes
+        ]
     },
     entry_points={"console_scripts": ["medue=medue.cli:main"]},
 )
