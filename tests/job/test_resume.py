@@ -44,9 +44,16 @@ def test_a_rerun_keeps_every_finished_case_and_changed_settings_redo_them(two_ca
     before = stamps(out)
     again = protect_dataset(two_cases, discover_cases(two_cases), out, ProtectSettings())
     assert stamps(out) == before  # nothing rewritten
-    assert [r.as_dict() for r in again.results] == [r.as_dict() for r in first.results]
+    assert [r.kept for r in first.results] == [False, False]
+    assert [r.kept for r in again.results] == [True, True]  # said, and recorded below
+    assert [r.as_dict() | {"kept": False} for r in again.results] == [
+        r.as_dict() for r in first.results
+    ]
     manifest = json.loads(again.manifest.read_text())
     assert len(manifest["cases"]) == 2 and manifest["removed_stale"] == []
+    assert [case["kept"] for case in manifest["cases"]] == [True, True]
+    assert manifest["summary"]["kept_from_earlier_run"] == 2
+    assert manifest["summary"]["written_now"] == 0
     strong = ProtectSettings(budget=BudgetRequest(preset="strong"))
     redone = protect_dataset(two_cases, discover_cases(two_cases), out, strong)
     after = stamps(out)
@@ -78,6 +85,12 @@ def test_kill_9_mid_apply_then_resume_writes_every_file_once(many_cases, tmp_pat
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert len(manifest["cases"]) == 12 and not manifest["failed"]
     assert not list(out.rglob(f"{TMP_PREFIX}*"))  # no half-written file left behind
+    kept = {case["output"] for case in manifest["cases"] if case["kept"]}
+    assert set(written) <= kept and len(kept) < 12  # what landed before the kill, no more
+    assert manifest["summary"]["kept_from_earlier_run"] == len(kept)
+    assert manifest["summary"]["written_now"] == 12 - len(kept)
+    said = f"({len(kept)} kept as an earlier run wrote them, {12 - len(kept)} written now)"
+    assert said in resumed.stdout
 
 
 def test_a_rerun_of_a_fitted_method_reuses_its_saved_fit(two_cases, tmp_path):

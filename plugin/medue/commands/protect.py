@@ -87,8 +87,14 @@ def _saved_method(path: Path):
 def _summary_line(outcome) -> str:
     psnr = [r.metrics["psnr_db"] for r in outcome.results]
     worst = max(r.metrics["max_abs_change"] for r in outcome.results)
+    kept = sum(r.kept for r in outcome.results)
+    resumed = (
+        f" ({kept} kept as an earlier run wrote them, {len(outcome.results) - kept} written now)"
+        if kept
+        else ""
+    )
     return (
-        f"protected {len(outcome.results)} images into {outcome.output}: "
+        f"protected {len(outcome.results)} images into {outcome.output}{resumed}: "
         f"PSNR {min(psnr):.1f}-{max(psnr):.1f} dB, max change {worst:g} (native units)"
     )
 

@@ -38,6 +38,7 @@ class CaseResult:
     metrics: dict
     seconds: float
     skipped_objects: list[str] = field(default_factory=list)  # DICOM: RT Dose, SR, ... beside it
+    kept: bool = False  # True: an earlier run of the same job wrote this copy; this run kept it
 
     def as_dict(self) -> dict:
         return asdict(self)

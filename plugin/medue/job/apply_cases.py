@@ -158,7 +158,8 @@ def _finished_entry(result, case, label_target, release, figure) -> dict:
 
 
 def _keep(entry: dict, case: Case, job: _Job) -> tuple:
-    """A case an earlier run finished: its files stay as they are, counted for this run. Its
+    """A case an earlier run finished: its files stay as they are, counted for this run and
+    marked ``kept`` (the manifest and the CLI say how many were kept and how many written). Its
     figure is drawn if that run was killed before drawing it (the files are only read)."""
     job.release.keep(Path(entry["output"]), entry["output_sha256"])
     if entry.get("label"):
@@ -168,7 +169,7 @@ def _keep(entry: dict, case: Case, job: _Job) -> tuple:
         loaded, prepared = _step("preparing", job.prepare, case)
         written = _step("reading the protected copy", read_volume, Path(entry["output"]))
         _draw(loaded, prepared, written.array, figure, job.show_mask)
-    return CaseResult(**entry["result"]), case, figure
+    return CaseResult(**(entry["result"] | {"kept": True})), case, figure
 
 
 class _StepFailed(Exception):

@@ -92,8 +92,11 @@ def summarise(cases: list[dict]) -> dict:
         for key, how in (("epsilon_over_sigma", max), ("psnr_roi_db", min))
         if all(key in c["metrics"] for c in cases)
     }
+    kept = sum(bool(c.get("kept")) for c in cases)
     return seen | {
         "protected": len(cases),
+        "kept_from_earlier_run": kept,  # a resumed job: copies a killed run had written
+        "written_now": len(cases) - kept,
         "psnr_db_mean": float(np.mean(psnr)),
         "psnr_db_min": float(np.min(psnr)),
         "ssim_mean": float(np.nanmean(ssim)),
