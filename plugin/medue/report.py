@@ -271,9 +271,11 @@ def _checked_here(checked: dict) -> str:
     return f"""
 <p><b>{html.escape(checked["verdict"])}</b></p>
 <p>Victim: {html.escape(checked["victim"])}, seed {setup["seed"]}, {setup["epochs"]} epochs, trained
-on the protected files and, for reference, on the originals; DSC at its best epoch on the clean
-held-out cases {html.escape(", ".join(checked["test_cases"]))}. One seed varies by 0.05-0.15 DSC:
-use <code>medue evaluate</code> with several seeds before relying on a number.
+on the protected files and, for reference, on the originals; DSC on the clean held-out cases
+{html.escape(", ".join(checked["test_cases"]))} of the model each attacker keeps: the one with
+only the release picks it on a fifth of the release held out as validation, the one who
+early-stops on clean data picks its best epoch on those clean cases. One seed varies by
+0.05-0.15 DSC: use <code>medue evaluate</code> with several seeds before relying on a number.
 Details: <code>{html.escape(checked["details"])}</code>.</p>
 {_score_table(checked["rows"])}"""
 
@@ -299,12 +301,27 @@ def _benchmark_reference(reference: dict | None) -> str:
 
 
 def _score_table(rows: Sequence[dict]) -> str:
+    """Both attackers: the one with only the release (its model picked on a validation part of
+    the release) and the one who early-stops on clean data; "not measured" where a stored
+    reference predates the first."""
+
+    def cells(r: dict, prefix: str) -> str:
+        if f"{prefix}ratio" not in r:
+            return '<td colspan="3">not measured</td>'
+        return (
+            f"<td>{r[prefix + 'clean_dsc']:.3f}</td><td>{r[prefix + 'protected_dsc']:.3f}</td>"
+            f"<td>{r[prefix + 'ratio']:.0%}</td>"
+        )
+
     body = "".join(
-        f"<tr><td>{html.escape(r['countermeasure'])}</td><td>{r['clean_dsc']:.3f}</td>"
-        f"<td>{r['protected_dsc']:.3f}</td><td>{r['ratio']:.0%}</td></tr>"
+        f"<tr><td>{html.escape(r['countermeasure'])}</td>{cells(r, 'release_only_')}"
+        f"{cells(r, '')}</tr>"
         for r in rows
     )
+    head = "<th>clean victim DSC</th><th>protected victim DSC</th><th>protected / clean</th>"
     return (
-        "<table><tr><th>countermeasure</th><th>clean victim DSC</th><th>protected victim DSC</th>"
-        f"<th>protected / clean</th></tr>{body}</table>"
+        '<table><tr><th rowspan="2">countermeasure</th>'
+        '<th colspan="3">attacker with only the release</th>'
+        '<th colspan="3">attacker who early-stops on clean data</th></tr>'
+        f"<tr>{head}{head}</tr>{body}</table>"
     )

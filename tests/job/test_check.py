@@ -60,8 +60,13 @@ def test_check_scores_the_written_release_under_each_countermeasure(checked):
     section = checked.checked
     assert section["status"] == "checked"
     assert [r["countermeasure"] for r in section["rows"]] == ["none", "median"]
-    for row in section["rows"]:
-        assert 0.0 <= row["clean_dsc"] <= 1.0 and 0.0 <= row["protected_dsc"] <= 1.0
+    for row in section["rows"]:  # both attackers, each with its clean reference
+        for prefix in ("", "release_only_"):
+            assert 0.0 <= row[f"{prefix}clean_dsc"] <= 1.0
+            assert 0.0 <= row[f"{prefix}protected_dsc"] <= 1.0
+            assert row[f"{prefix}ratio"] == pytest.approx(
+                row[f"{prefix}protected_dsc"] / row[f"{prefix}clean_dsc"]
+            )
     assert section["test_cases"]  # held-out patients, named
     details = Path(section["details"])
     assert (details / "results.md").is_file() and (details / "runs.json").is_file()
@@ -76,6 +81,8 @@ def test_check_lands_in_manifest_and_report(checked):
     assert "Checked against the attacker's countermeasures" in page
     assert checked.checked["verdict"].split(":")[0] in page
     assert "<td>median</td>" in page
+    assert "attacker with only the release" in page
+    assert "attacker who early-stops on clean data" in page
 
 
 def test_check_of_a_single_image_says_why_it_did_not_run(sample_dataset: Path, tmp_path):
@@ -92,16 +99,34 @@ def test_unchecked_report_says_how_to_check():
 
 @pytest.mark.parametrize(
     ("rows", "expected"),
-    [
-        ([("none", 0.30, 0.01)], "inconclusive"),
-        ([("none", 0.80, 0.10), ("median", 0.80, 0.20)], "protected"),
-        ([("none", 0.80, 0.10), ("median", 0.80, 0.70)], "not protected against median"),
+    [  # (countermeasure, clean DSC, protected DSC: release only, protected DSC: early stopping)
+        ([("none", 0.30, 0.01, 0.01)], "inconclusive"),
+        ([("none", 0.80, 0.05, 0.10), ("median", 0.80, 0.10, 0.20)], "protected: against both"),
+        (
+            [("none", 0.80, 0.05, 0.10), ("median", 0.80, 0.10, 0.70)],
+            "not protected: the victim keeps more than 30% of its clean DSC for the attacker who "
+            "early-stops on clean data under median",
+        ),
+        (
+            [("none", 0.80, 0.50, 0.10), ("median", 0.80, 0.10, 0.70)],
+            "not protected: the victim keeps more than 30% of its clean DSC for the attacker with "
+            "only the release under none; and for the attacker who early-stops on clean data "
+            "under median",
+        ),
     ],
 )
-def test_verdict(rows, expected):
+def test_verdict_judges_both_attackers(rows, expected):
     dicts = [
-        {"countermeasure": c, "clean_dsc": clean, "protected_dsc": prot, "ratio": prot / clean}
-        for c, clean, prot in rows
+        {
+            "countermeasure": c,
+            "clean_dsc": clean,
+            "protected_dsc": stopped,
+            "ratio": stopped / clean,
+            "release_only_clean_dsc": clean,
+            "release_only_protected_dsc": release_only,
+            "release_only_ratio": release_only / clean,
+        }
+        for c, clean, release_only, stopped in rows
     ]
     assert verdict(dicts).startswith(expected)
 
@@ -112,6 +137,8 @@ def test_cli_check_prints_the_verdict(two_cases: Path, tmp_path):
                    "--check-epochs", "1")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "check verdict:" in result.stdout
+    assert "attacker with only the release: none" in result.stdout
+    assert "attacker who early-stops on clean data: none" in result.stdout
     assert "median" in result.stdout and "pgd" in result.stdout  # the whole default suite
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert len(manifest["checked_against"]["rows"]) == 7

@@ -102,5 +102,12 @@ def _summary_line(outcome) -> str:
 def _check_lines(checked: dict) -> str:
     if checked["status"] != "checked":
         return f"check: not run ({checked['reason']})"
-    ratios = ", ".join(f"{r['countermeasure']} {r['ratio']:.0%}" for r in checked["rows"])
-    return f"check (protected/clean victim DSC): {ratios}\ncheck verdict: {checked['verdict']}"
+    release_only = ", ".join(
+        f"{r['countermeasure']} {r['release_only_ratio']:.0%}" for r in checked["rows"]
+    )
+    clean_stop = ", ".join(f"{r['countermeasure']} {r['ratio']:.0%}" for r in checked["rows"])
+    return (
+        f"check, protected/clean victim DSC, attacker with only the release: {release_only}\n"
+        f"check, protected/clean victim DSC, attacker who early-stops on clean data: "
+        f"{clean_stop}\ncheck verdict: {checked['verdict']}"
+    )

@@ -113,9 +113,11 @@ def comparison_markdown(results: dict[str, dict]) -> str:
         [
             "# medue evaluate: releases side by side",
             "",
-            "Each cell: protected victim's best DSC on clean test cases (mean over seeds), and in "
-            f"brackets that as a fraction of the clean victim's under the same countermeasure "
-            f"(protection target: <= {PROTECTS_AT_OR_BELOW:.0%}).",
+            "Each cell: the protected victim's DSC on clean test cases (mean over seeds) and, in "
+            "brackets, that as a fraction of the clean victim's under the same countermeasure "
+            f"(protection target: <= {PROTECTS_AT_OR_BELOW:.0%}), for the attacker with only the "
+            "release (model kept by a validation split of the release) / the attacker who "
+            "early-stops on clean data.",
             "",
             *lines,
             "",
@@ -124,7 +126,10 @@ def comparison_markdown(results: dict[str, dict]) -> str:
 
 
 def _cell(row: dict | None) -> str:
-    return "" if row is None else f"{row['protected_best'][0]:.3f} ({row['ratio']:.0%})"
+    if row is None:
+        return ""
+    release_only = f"{row['protected_release_only'][0]:.3f} ({row['ratio_release_only']:.0%})"
+    return f"{release_only} / {row['protected_best'][0]:.3f} ({row['ratio']:.0%})"
 
 
 def _summary(results: dict[str, dict]) -> dict:

@@ -44,6 +44,8 @@ class EvaluationSettings:
     test_fraction: float = 0.25
     test_cases: tuple[str, ...] = ()
     split_seed: int = 0
+    validation_fraction: float = 0.2  # of the training images: the release-only attacker's
+    # validation split (``medue.evaluate.victim.hold_out``)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -128,19 +130,23 @@ def run_victims(
         check_cancel(cancel)
         fp = material.fingerprints[spec.source]
         if store.get(spec, fp) is None:
-            store.put(spec, fp, _train_one(spec, loader, material.num_classes))
+            record = _train_one(spec, loader, material.num_classes, settings.validation_fraction)
+            store.put(spec, fp, record)
         records.append(store.get(spec, fp))
         progress("victims", done + 1, len(specs))
     return records
 
 
-def _train_one(spec: RunSpec, loader: _MaterialLoader, num_classes: int) -> dict:
+def _train_one(
+    spec: RunSpec, loader: _MaterialLoader, num_classes: int, validation_fraction: float
+) -> dict:
     config = VictimConfig(
         architecture="unet" if spec.victim in VICTIMS_3D else spec.victim,
         epochs=spec.epochs,
         seed=spec.seed,
         num_classes=num_classes,
         countermeasure=spec.countermeasure,
+        validation_fraction=validation_fraction,
     )
     if spec.victim in VICTIMS_3D:
         from medue.evaluate.victim3d import train_victim_3d  # noqa: PLC0415 - only when asked

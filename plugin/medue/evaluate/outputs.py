@@ -40,8 +40,10 @@ def _markdown_page(context: dict, table: str) -> str:
             f"- protected training files vs clean: PSNR mean {imp['psnr_db_mean']:.1f} dB,"
             f" min {imp['psnr_db_min']:.1f} dB; SSIM mean {imp['ssim_mean']:.4f};"
             f" max change {imp['max_abs_change']:g} (native units)",
-            "- victim DSC on clean test cases, mean ± sd over seeds; best epoch = early stopping"
-            " on a clean validation set",
+            "- victim DSC on clean test cases, mean ± sd over seeds, for two attackers: the one"
+            " with only the release holds out a fifth of its images as validation and keeps the"
+            " model that scores best there; the one who early-stops on clean data keeps the"
+            " epoch that scores best on the clean test cases; last model = the final epoch",
             "",
             table,
             "",

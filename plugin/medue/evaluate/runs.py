@@ -15,6 +15,8 @@ from pathlib import Path
 from medue.io.atomic import atomic_path
 
 SOURCES = ("clean", "protected")
+RUN_FORMAT = 2  # 2: runs hold out a validation split for the attacker with only the release;
+# runs stored in an older format are trained again rather than shown without that attacker
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class ResultStore:
 
     @staticmethod
     def stored_key(spec: RunSpec, fingerprint: str) -> str:
-        return f"{spec.key}|data={fingerprint}"
+        return f"{spec.key}|data={fingerprint}|format={RUN_FORMAT}"
 
     def get(self, spec: RunSpec, fingerprint: str) -> dict | None:
         return self.records.get(self.stored_key(spec, fingerprint))

@@ -2,9 +2,18 @@
 
 This is the judge of every protection. A protection works when a network trained on the protected
 copy fails on clean scans, so the victim must be independent of the protector (its own
-architecture, initialisation and schedule) and scored on *clean* test slices after every epoch:
-the best epoch is what an attacker with a clean validation set would pick (early stopping), and
-the final epoch what one without it would get.
+architecture, initialisation and schedule) and scored on *clean* test slices after every epoch.
+One run gives what two attackers get (the threat models of Huang et al., ICLR 2021, and of the
+stronger evaluations after it):
+
+- **the attacker with only the release** holds out part of the release (whole images, by image
+  id) as a validation split, trains on the rest and keeps the model that scores best on that
+  split (``release_only_dsc``); the model of the last epoch is reported too (``final_dsc``);
+- **the attacker who early-stops on clean data** keeps the epoch that scores best on the clean
+  held-out slices (``best_dsc``): stronger, as a clean labelled set is what the release withholds.
+
+Both train on the same run (the training source minus the validation images), so the clean
+reference run, which holds out the same images of the clean copy, compares like with like.
 
 The attacker may also fight back (``VictimConfig.countermeasure``, see
 ``medue.evaluate.countermeasures``): a data-side countermeasure transforms the training slices once,
@@ -16,7 +25,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +40,7 @@ from medue.metrics import dice_per_label
 
 ARCHITECTURES = ("unet", "segresnet", "attentionunet")
 EVAL_BATCH = 16
+MIN_IMAGES_TO_VALIDATE = 4  # below this, the release-only attacker keeps its last model
 
 
 @dataclass(kw_only=True)
@@ -45,26 +55,42 @@ class VictimConfig:
     num_classes: int  # including background
     augment: bool = False  # random horizontal and vertical flips
     countermeasure: str = "none"  # a name in medue.evaluate.countermeasures.COUNTERMEASURES
+    validation_fraction: float = 0.0  # images of the training source the release-only attacker
+    # holds out to pick its model (none with fewer than MIN_IMAGES_TO_VALIDATE images); 0: none,
+    # the attacker keeps the last model. ``medue evaluate`` and ``--check`` hold out 0.2.
 
 
 @dataclass
 class VictimResult:
-    """Clean-test Dice per epoch (mean over foreground classes) and its summary."""
+    """Clean-test Dice per epoch (mean over foreground classes) and what each attacker keeps."""
 
     dsc_per_epoch: list[float]
     loss_per_epoch: list[float]  # mean training loss: near 0 with a fail on clean = a shortcut
-    best_dsc: float
+    best_dsc: float  # the attacker who early-stops on clean data
     best_epoch: int  # 1-based
-    final_dsc: float
+    final_dsc: float  # the last model
     seconds: float
     countermeasure: dict[str, Any] = field(default_factory=lambda: Countermeasure().as_dict())
+    release_only_dsc: float = float("nan")  # clean-test DSC of the model the attacker with
+    # only the release keeps: best on its validation images, else the last model
+    release_only_epoch: int = 0  # 1-based
+    validation_dsc_per_epoch: list[float] = field(default_factory=list)  # on the held-out
+    # images of the training source (the release, for a protected run); empty if none
+    validation_ids: list[str] = field(default_factory=list)
 
     @classmethod
     def from_curves(
-        cls, scores: list[float], losses: list[float], seconds: float, cm: Countermeasure
+        cls,
+        scores: list[float],
+        losses: list[float],
+        seconds: float,
+        cm: Countermeasure,
+        validation: list[float] | None = None,
+        validation_ids: list[str] | None = None,
     ) -> VictimResult:
-        """The summary of per-epoch curves: best epoch (early stopping) and final epoch."""
+        """The summary of per-epoch curves: the epoch each attacker keeps, and the last one."""
         best = int(np.argmax(scores))
+        kept = int(np.argmax(validation)) if validation else len(scores) - 1
         return cls(
             dsc_per_epoch=scores,
             loss_per_epoch=losses,
@@ -73,6 +99,10 @@ class VictimResult:
             final_dsc=scores[-1],
             seconds=seconds,
             countermeasure=cm.as_dict(),
+            release_only_dsc=scores[kept],
+            release_only_epoch=kept + 1,
+            validation_dsc_per_epoch=list(validation or []),
+            validation_ids=list(validation_ids or []),
         )
 
     def as_dict(self) -> dict:
@@ -99,6 +129,8 @@ def train_victim(
 ) -> VictimResult:
     """Train from scratch on ``train`` (Adam, Dice + CE) and score on ``test`` after each epoch.
 
+    ``config.validation_fraction`` of ``train``'s images (``hold_out``) are held out and scored
+    after each epoch too, for the attacker with only the release (module docstring).
     Deterministic for ``config.seed`` on a given machine and thread count: the seed fixes the
     initial weights, the batch order, the flips and the countermeasure's randomness.
     ``progress(epoch, epochs, dsc)`` is called after each epoch (1-based). The countermeasure's
@@ -106,8 +138,11 @@ def train_victim(
     after the flips on every batch.
     """
     _check(train, test, config)
+    train, validation = hold_out(train, config.validation_fraction, config.seed)
     countermeasure = get_countermeasure(config.countermeasure)
     train_images = countermeasure.preprocess(train.images)
+    if validation is not None:  # the attacker filters what he validates on as he trains
+        validation = replace(validation, images=countermeasure.preprocess(validation.images))
     hook = countermeasure.batch_hook()
     _seed_everything(config.seed)
     model = build_network(config.architecture, config.num_classes)
@@ -122,7 +157,7 @@ def train_victim(
     flips = torch.Generator().manual_seed(config.seed + 1)
     hook_generator = torch.Generator().manual_seed(config.seed + 2)
     start = time.perf_counter()
-    scores, losses = [], []
+    scores, losses, validated = [], [], []
     for epoch in range(1, config.epochs + 1):
         model.train()
         total = 0.0
@@ -138,9 +173,39 @@ def train_victim(
             total += loss.item() * len(images)
         losses.append(total / len(train))
         scores.append(evaluate(model, test, config.num_classes))
+        if validation is not None:
+            validated.append(evaluate(model, validation, config.num_classes))
         if progress is not None:
             progress(epoch, config.epochs, scores[-1])
-    return VictimResult.from_curves(scores, losses, time.perf_counter() - start, countermeasure)
+    seconds = time.perf_counter() - start
+    held = sorted({image_of(i) for i in validation.ids}) if validation is not None else []
+    return VictimResult.from_curves(scores, losses, seconds, countermeasure, validated, held)
+
+
+def image_of(slice_id: str) -> str:
+    """The image id of a slice id (``case/z12`` -> ``case``; a 2D image's id is its own)."""
+    return slice_id.split("/z")[0]
+
+
+def hold_out(train: SliceSet, fraction: float, seed: int) -> tuple[SliceSet, SliceSet | None]:
+    """Split ``train`` by image into (training part, validation part).
+
+    ``round(fraction * images)`` images (at least one) are drawn with ``seed``; with fewer than
+    ``MIN_IMAGES_TO_VALIDATE`` images, or ``fraction`` 0, nothing is held out (``None``). Whole
+    images go to one side, so a volume's slices never validate a model trained on its neighbours.
+    """
+    images = sorted({image_of(i) for i in train.ids})
+    if fraction <= 0 or len(images) < MIN_IMAGES_TO_VALIDATE:
+        return train, None
+    count = min(len(images) - 1, max(1, round(fraction * len(images))))
+    held = set(np.random.default_rng(seed).choice(images, count, replace=False).tolist())
+    chosen = np.array([image_of(i) in held for i in train.ids])
+    return _subset(train, ~chosen), _subset(train, chosen)
+
+
+def _subset(slices: SliceSet, chosen: np.ndarray) -> SliceSet:
+    ids = [i for i, keep in zip(slices.ids, chosen, strict=True) if keep]
+    return SliceSet(slices.images[chosen], slices.labels[chosen], ids)
 
 
 @torch.no_grad()

@@ -103,27 +103,45 @@ def check_written_release(
     return section
 
 
+ATTACKERS = {  # row key prefix -> how a report names the attacker
+    "release_only": "the attacker with only the release",
+    "": "the attacker who early-stops on clean data",
+}
+
+
 def verdict(rows: list[dict]) -> str:
-    """One sentence a data owner can act on."""
+    """One sentence a data owner can act on, about both attackers."""
     clean = next((r["clean_dsc"] for r in rows if r["countermeasure"] == "none"), None)
     if clean is not None and clean < CLEAN_VICTIM_FLOOR:
         return (
             f"inconclusive: the clean victim reaches only DSC {clean:.2f} on the held-out cases, "
             "too little to tell protection from a task it cannot learn here"
         )
-    beaten = [r["countermeasure"] for r in rows if r["ratio"] > PROTECTS_AT_OR_BELOW]
+    beaten = []
+    for prefix, attacker in ATTACKERS.items():
+        key = f"{prefix}_ratio" if prefix else "ratio"
+        lost = [r["countermeasure"] for r in rows if not r.get(key, 1.0) <= PROTECTS_AT_OR_BELOW]
+        if lost:
+            beaten.append(f"{attacker} under {', '.join(lost)}")
     if not beaten:
-        return f"protected: the victim stays at or below {PROTECTS_AT_OR_BELOW:.0%} of clean"
+        return (
+            f"protected: against both attackers the victim stays at or below "
+            f"{PROTECTS_AT_OR_BELOW:.0%} of clean"
+        )
     return (
-        f"not protected against {', '.join(beaten)}: the victim keeps more than "
-        f"{PROTECTS_AT_OR_BELOW:.0%} of its clean DSC there"
+        f"not protected: the victim keeps more than {PROTECTS_AT_OR_BELOW:.0%} of its clean DSC "
+        f"for {'; and for '.join(beaten)}"
     )
 
 
 def score_row(row: dict) -> dict:
-    """An evaluation row (``medue.evaluate.tables.Row.as_dict``) as reports show it."""
+    """An evaluation row (``medue.evaluate.tables.Row.as_dict``) as reports show it: both
+    attackers' clean and protected DSC and their ratio (``release_only_*`` and plain)."""
     return {
         "countermeasure": row["countermeasure"],
+        "release_only_clean_dsc": row["clean_release_only"][0],
+        "release_only_protected_dsc": row["protected_release_only"][0],
+        "release_only_ratio": row["ratio_release_only"],
         "clean_dsc": row["clean_best"][0],
         "protected_dsc": row["protected_best"][0],
         "ratio": row["ratio"],
