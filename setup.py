@@ -28,6 +28,7 @@ INSTALL_REQUIRES = [
     "fastapi>=0.100",  # the /protect endpoints (MONAI Label serves FastAPI; declared as we use it)
     "PyJWT>=2.8",  # the server's bearer-token checks (medue.server.auth)
     "Pillow>=10",  # JPEG / JPEG 2000 countermeasures in medue evaluate
+    "kornia>=0.7",  # differentiable blur, median and JPEG for robust training (medue.robust)
     "matplotlib>=3.7",  # evaluation plots (Agg backend)
     # MNI152 template + tissue maps ship inside the wheel: the 2D benchmark's real data.
     "nilearn>=0.10",
@@ -53,6 +54,7 @@ setup(
             "PySide6-Essentials>=6.5",
             "cryptography>=41",  # RSA keys for the auth tests' own token issuer
             "psutil>=5.9",  # the distributed tests find and kill a rank's processes
+            "h5py>=3.8",  # benchmarks/msd_lung_data.py reads the MSD lung patches (HDF5)
         ]
     },
     entry_points={"console_scripts": ["medue=medue.cli:main"]},
