@@ -8,6 +8,7 @@ import pytest
 
 from medue.evaluate import SliceSet, VictimConfig, train_victim
 from medue.evaluate.countermeasures import Countermeasure
+from medue.evaluate.patch_victim import StepSchedule, train_patch_victim
 from medue.evaluate.tables import markdown, summarise
 from medue.evaluate.victim import VictimResult, hold_out, image_of
 from tests.conftest import torch_threads
@@ -80,3 +81,20 @@ def test_tables_show_both_attackers_with_their_ratios() -> None:
     table = markdown([row])
     assert "release only: protected / clean" in table and "| 10% |" in table
     assert "early-stops on clean: protected / clean" in table and "| 50% |" in table
+
+
+def test_the_patch_victim_trains_by_steps_and_scores_at_a_fixed_interval() -> None:
+    train, test = slices(8, size=32), slices(3, size=32)
+    config = VictimConfig(epochs=1, num_classes=2, seed=0, validation_fraction=0.25)
+    schedule = StepSchedule(steps=25, eval_every=10, patch=16, batch_size=4)
+    outside = np.zeros_like(test.labels)  # a mask that hides every test voxel
+    with torch_threads(1):
+        result = train_patch_victim(train, test, config, schedule)
+        hidden = train_patch_victim(train, test, config, schedule, test_mask=outside)
+    assert result.eval_steps == [10, 20, 25] and len(result.dsc_per_epoch) == 3
+    assert len(result.validation_dsc_per_epoch) == 3 and len(result.validation_ids) == 2
+    kept = int(np.argmax(result.validation_dsc_per_epoch))
+    assert result.release_only_dsc == result.dsc_per_epoch[kept]
+    assert result.loss_per_epoch[-1] < result.loss_per_epoch[0]
+    assert 0.0 < result.best_dsc < 1.0
+    assert hidden.dsc_per_epoch == [1.0, 1.0, 1.0]  # nothing left to find, nothing predicted

@@ -77,6 +77,8 @@ class VictimResult:
     validation_dsc_per_epoch: list[float] = field(default_factory=list)  # on the held-out
     # images of the training source (the release, for a protected run); empty if none
     validation_ids: list[str] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)  # step of each point (patch victims);
+    # empty: one point per epoch
 
     @classmethod
     def from_curves(

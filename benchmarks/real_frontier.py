@@ -1,0 +1,184 @@
+"""Protection on real multi-patient data: releases written by the real job, victims trained from
+the files, both attackers, several seeds and architectures.
+
+For each named release (``RELEASES``: a ``medue protect`` command line) of a dataset built by
+``drive_data.py`` (DRIVE: 20 training / 20 test patients), this script
+
+1. runs ``medue protect TRAIN RELEASE ...`` (the CLI, as a user would) unless done;
+2. measures PSNR on the written files against the originals, with the 0-255 peak of 8-bit images
+   (the 2D papers' convention) and with the image's own range (what the product reports);
+3. trains the patch victim (``medue.evaluate.patch_victim``: 64x64 patches, flips, Adam, steps,
+   scored on the whole clean test images inside the field of view every 100 steps) on the release
+   and on the clean training set, per architecture and seed, and records what the two attackers
+   keep: the one with only the release (model best on a fifth of the release held out) and the
+   one who early-stops on the clean test images; plus the last model.
+
+Results are appended to ``WORK/results.jsonl`` (one line per run; finished runs are skipped, so
+the script resumes), and ``--table`` prints the markdown table of docs/BENCHMARKS.md. Use one
+torch thread per process and shard the runs over processes (``--shard 0/2`` and ``--shard 1/2``).
+
+    python benchmarks/drive_data.py --drive DRIVE --out /tmp/drive
+    python benchmarks/real_frontier.py --data /tmp/drive --work /tmp/frontier --shard 0/2
+    python benchmarks/real_frontier.py --data /tmp/drive --work /tmp/frontier --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+RELEASES: dict[str, list[str]] = {
+    "clean": [],
+    "checker2-band1": ["--method", "pattern-checker", "--epsilon", "2", "--band-radius", "1"],
+    "checker2-band0": ["--method", "pattern-checker", "--epsilon", "2", "--band-radius", "0"],
+    "checker3-band0": ["--method", "pattern-checker", "--epsilon", "3", "--band-radius", "0"],
+    "blocks2-band1": ["--method", "pattern-blocks", "--epsilon", "2", "--band-radius", "1"],
+}
+ARCHITECTURES = ("unet", "segresnet")
+DATASETS = {  # name -> patch size, extra protect options, field-of-view masks for scoring
+    "drive": {"patch": 64, "protect": [], "fov": True},  # drive_data.py
+    "msd": {"patch": 48, "protect": ["--mode", "2d"], "fov": False},  # msd_lung_data.py
+}
+
+
+def protect(data: Path, work: Path, release: str, dataset: str) -> Path:
+    """The release folder, written by the CLI on first use."""
+    if release == "clean":
+        return data / "train"
+    folder = work / "releases" / release
+    if not (folder / "medue" / "manifest.json").is_file():
+        medue = Path(sys.executable).parent / "medue"
+        command = [str(medue), "protect", str(data / "train"), str(folder), "--no-progress"]
+        subprocess.run(command + RELEASES[release] + DATASETS[dataset]["protect"], check=True)
+    return folder
+
+
+def read_array(path: Path) -> np.ndarray:
+    return sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+
+
+def psnr(data: Path, release: Path) -> dict:
+    """Whole-image PSNR of the written files: peak 255 (8-bit) and the image's own range."""
+    peak, own = [], []
+    for original in sorted((data / "train").glob("*.nii.gz")):
+        clean = sitk.GetArrayFromImage(sitk.ReadImage(str(original))).astype(np.float64)
+        written = sitk.GetArrayFromImage(sitk.ReadImage(str(release / original.name)))
+        mse = float(np.mean((written.astype(np.float64) - clean) ** 2))
+        peak.append(10 * np.log10(255.0**2 / mse) if mse else float("inf"))
+        own.append(10 * np.log10(float(np.ptp(clean)) ** 2 / mse) if mse else float("inf"))
+    return {"psnr255_mean": float(np.mean(peak)), "psnr255_min": float(np.min(peak)),
+            "psnr_own_mean": float(np.mean(own))}  # fmt: skip
+
+
+def run_victim(data: Path, release: Path, arch: str, seed: int, steps: int, dataset: str) -> dict:
+    """One patch victim on ``release``, scored on the clean test set (inside DRIVE's field of
+    view)."""
+    import torch  # noqa: PLC0415 - the table needs no torch
+
+    from medue.evaluate import VictimConfig, load_slices  # noqa: PLC0415
+    from medue.evaluate.patch_victim import StepSchedule, train_patch_victim  # noqa: PLC0415
+    from medue.evaluate.slices import pad_centred  # noqa: PLC0415
+
+    torch.set_num_threads(1)
+    train, test = load_slices(release), load_slices(data / "test")
+    fov = None
+    if DATASETS[dataset]["fov"]:
+        masks = [read_array(data / "test_fov" / f"{i}.nii.gz") for i in test.ids]
+        fov = np.stack([pad_centred(m, *test.images.shape[1:]) for m in masks]).astype(np.int64)
+    config = VictimConfig(architecture=arch, epochs=1, seed=seed, num_classes=2,
+                          validation_fraction=0.2)  # fmt: skip
+    schedule = StepSchedule(steps=steps, patch=DATASETS[dataset]["patch"])
+    result = train_patch_victim(train, test, config, schedule, fov)
+    return result.as_dict()
+
+
+def planned(releases: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
+    return [(r, a, s) for s in seeds for r in releases for a in ARCHITECTURES]
+
+
+def done_keys(results: Path) -> set[str]:
+    if not results.is_file():
+        return set()
+    return {json.loads(line)["key"] for line in results.read_text().splitlines() if line}
+
+
+def run(args: argparse.Namespace) -> None:
+    index, count = (int(x) for x in args.shard.split("/"))
+    results = args.work / "results.jsonl"
+    args.work.mkdir(parents=True, exist_ok=True)
+    for n, (release, arch, seed) in enumerate(planned(args.releases, args.seeds)):
+        key = f"{args.dataset}|{release}|{arch}|{seed}|{args.steps}"
+        if n % count != index or key in done_keys(results):
+            continue
+        folder = protect(args.data, args.work, release, args.dataset)
+        started = time.time()
+        victim = run_victim(args.data, folder, arch, seed, args.steps, args.dataset)
+        record = {"key": key, "dataset": args.dataset, "release": release, "arch": arch,
+                  "seed": seed, "steps": args.steps,
+                  "psnr": psnr(args.data, folder) if release != "clean" else None,
+                  "victim": victim}  # fmt: skip
+        with open(results, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        v = record["victim"]
+        print(f"{key}: release-only {v['release_only_dsc']:.3f}, clean-stop {v['best_dsc']:.3f}, "
+              f"last {v['final_dsc']:.3f} ({time.time() - started:.0f} s)", flush=True)  # fmt: skip
+
+
+def table(work: Path, dataset: str) -> str:
+    """Markdown: per release and architecture, both attackers' DSC and % of clean, per seed."""
+    records = [json.loads(line) for line in (work / "results.jsonl").read_text().splitlines()]
+    records = [r for r in records if r["key"].startswith(f"{dataset}|")]
+    by = {}
+    for r in records:
+        by.setdefault((r["release"], r["arch"]), []).append(r)
+    lines = ["| release | PSNR peak 255 mean / min (own range) | victim | seeds "
+             "| only the release: DSC (per seed) | % of clean | early-stops on clean: DSC "
+             "| % of clean | last model |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (release, arch), runs in by.items():
+        clean = by.get(("clean", arch), [])
+        clean_a = np.mean([c["victim"]["release_only_dsc"] for c in clean]) if clean else np.nan
+        clean_b = np.mean([c["victim"]["best_dsc"] for c in clean]) if clean else np.nan
+        a = [r["victim"]["release_only_dsc"] for r in sorted(runs, key=lambda r: r["seed"])]
+        b = [r["victim"]["best_dsc"] for r in runs]
+        last = [r["victim"]["final_dsc"] for r in runs]
+        p = runs[0]["psnr"]
+        shown = "—" if p is None else (f"{p['psnr255_mean']:.1f} / {p['psnr255_min']:.1f} "
+                                       f"({p['psnr_own_mean']:.1f})")  # fmt: skip
+        lines.append(
+            f"| {release} | {shown} | {arch} | {len(runs)} | {np.mean(a):.3f} "
+            f"({', '.join(f'{x:.3f}' for x in a)}) | {np.mean(a) / clean_a:.0%} | "
+            f"{np.mean(b):.3f} | {np.mean(b) / clean_b:.0%} | {np.mean(last):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True,
+                        help="drive_data.py's or msd_lung_data.py's output")  # fmt: skip
+    parser.add_argument("--dataset", choices=list(DATASETS), default="drive")
+    parser.add_argument("--work", type=Path, required=True, help="releases and results.jsonl")
+    parser.add_argument("--releases", nargs="+", default=list(RELEASES), choices=list(RELEASES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--shard", default="0/1", help="i/n: this process runs every n-th run")
+    parser.add_argument("--table", action="store_true", help="print the results table and stop")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.work, args.dataset))
+        return 0
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
