@@ -100,8 +100,8 @@ def run_victim(data: Path, release: Path, arch: str, seed: int, steps: int, data
     return result.as_dict()
 
 
-def planned(releases: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
-    return [(r, a, s) for s in seeds for r in releases for a in ARCHITECTURES]
+def planned(releases: list[str], seeds: list[int], archs: list[str]) -> list[tuple[str, str, int]]:
+    return [(r, a, s) for s in seeds for r in releases for a in archs]
 
 
 def done_keys(results: Path) -> set[str]:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     index, count = (int(x) for x in args.shard.split("/"))
     results = args.work / "results.jsonl"
     args.work.mkdir(parents=True, exist_ok=True)
-    for n, (release, arch, seed) in enumerate(planned(args.releases, args.seeds)):
+    for n, (release, arch, seed) in enumerate(planned(args.releases, args.seeds, args.archs)):
         key = f"{args.dataset}|{release}|{arch}|{seed}|{args.steps}"
         if n % count != index or key in done_keys(results):
             continue
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--releases", nargs="+", default=list(RELEASES), choices=list(RELEASES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--archs", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
     parser.add_argument("--shard", default="0/1", help="i/n: this process runs every n-th run")
     parser.add_argument("--table", action="store_true", help="print the results table and stop")
     args = parser.parse_args(argv)
