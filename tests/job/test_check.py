@@ -14,6 +14,7 @@ import pytest
 from medue.datasets import discover_cases
 from medue.job import ProtectSettings, protect_dataset
 from medue.job.check import CheckSettings, check_release, check_written_release, verdict
+from medue.job.regime import pattern_regime
 from medue.methods.base import Cancelled
 from medue.report import check_section
 from tests.conftest import torch_threads
@@ -162,3 +163,29 @@ def test_cancelled_check_leaves_a_complete_unchecked_release(two_cases: Path, tm
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert manifest["checked_against"] is None and len(manifest["cases"]) == 2
     assert "Not checked on this data" in (out / "medue/report.html").read_text()
+
+
+def case(epsilon: float, fine_noise: float) -> dict:
+    return {"epsilon_native": epsilon, "metrics": {"noise_sigma_fine": fine_noise}}
+
+
+@pytest.mark.parametrize(
+    ("cases", "regime"),
+    [  # the two measured datasets: DRIVE (eps 2, fine noise ~1) and MSD lung CT (noise ~17)
+        ([case(2, 0.96), case(2, 1.0), case(1, 1.1)], "shortcut"),
+        ([case(8, 17.5), case(4, 17.0)], "buried"),
+        ([case(1, 1.0)], "between"),
+        ([{"epsilon_native": 2, "metrics": {}}], None),
+    ],
+)
+def test_the_regime_is_read_from_the_pattern_against_the_fine_scale_noise(cases, regime):
+    found = pattern_regime(cases)
+    assert (found and found["regime"]) == regime
+    if found:
+        assert f"{found['epsilon_over_fine_noise']:.2g}x" in found["sentence"]
+
+
+def test_the_check_verdict_names_the_regime(checked):
+    regime = checked.checked["regime"]
+    assert regime is not None and regime["regime"] in ("shortcut", "buried", "between")
+    assert checked.checked["verdict"].endswith(regime["sentence"])

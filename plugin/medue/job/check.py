@@ -19,12 +19,14 @@ the protected files are already written and valid.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medue.errors import InputError
-from medue.job.manifest import record_check
+from medue.job.manifest import MANIFEST, record_check
 from medue.job.outputs import REPORT_FOLDER
+from medue.job.regime import pattern_regime
 from medue.methods.base import CancelToken, ProgressCallback, no_progress
 
 CHECK_COUNTERMEASURES = ("none", "median", "gaussian", "downup", "jpeg2000_mr", "augment", "pgd")
@@ -76,13 +78,24 @@ def check_release(
     except InputError as error:
         return {**base, "status": "not run", "reason": error.problem}
     rows = [score_row(row) for row in results["rows"]]
+    regime = release_regime(Path(release))
+    said = verdict(rows) + (f"; regime: {regime['sentence']}" if regime else "")
     return {
         **base,
         "status": "checked",
         "test_cases": list(results["split"]["test"]),
         "rows": rows,
-        "verdict": verdict(rows),
+        "regime": regime,
+        "verdict": said,
     }
+
+
+def release_regime(release: Path) -> dict | None:
+    """``medue.job.regime.pattern_regime`` of the release's manifest (None without one)."""
+    manifest = release / REPORT_FOLDER / MANIFEST
+    if not manifest.is_file():
+        return None
+    return pattern_regime(json.loads(manifest.read_text()).get("cases", []))
 
 
 def check_written_release(
