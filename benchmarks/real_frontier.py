@@ -40,6 +40,8 @@ RELEASES: dict[str, list[str]] = {
     "checker2-band1": ["--method", "pattern-checker", "--epsilon", "2", "--band-radius", "1"],
     "checker2-band0": ["--method", "pattern-checker", "--epsilon", "2", "--band-radius", "0"],
     "checker3-band0": ["--method", "pattern-checker", "--epsilon", "3", "--band-radius", "0"],
+    "checker4-band1": ["--method", "pattern-checker", "--epsilon", "4", "--band-radius", "1"],
+    "checker8-band1": ["--method", "pattern-checker", "--epsilon", "8", "--band-radius", "1"],
     "blocks2-band1": ["--method", "pattern-blocks", "--epsilon", "2", "--band-radius", "1"],
 }
 ARCHITECTURES = ("unet", "segresnet")

@@ -113,7 +113,12 @@ def test_two_rank_umed_fit_saves_the_single_process_format(two_cases, tmp_path):
             a, b = one.perturb(prepared), two.perturb(prepared)
         eps = prepared.budget.epsilon
         assert np.abs(b).max() <= eps + 1e-6  # the same budget holds
-        assert np.mean(a != b) <= 0.05  # the stated tolerance: at most 5 % of voxels differ
+        # The stated tolerance (docs/METHODS.md). Measured over --seed 0-4 and three CPU paths
+        # (default AVX-512; ATEN_CPU_CAPABILITY=default with ONEDNN_MAX_CPU_ISA=SSE41; AVX2): at
+        # most 0.04 % of voxels differ; signs agree on 0.926-0.998 of the changed voxels (brain2
+        # lowest, seed 0 here: 0.948). The gap is the ranks' other patches, not the CPU path,
+        # which moved it by at most 0.01.
+        assert np.mean(a != b) <= 0.05  # at most 5 % of voxels differ
         assert np.sign(a[a != 0]) @ np.sign(b[a != 0]) >= 0.9 * np.count_nonzero(a)
 
 

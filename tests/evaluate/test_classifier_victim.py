@@ -1,11 +1,24 @@
 """The classification victim learns a learnable task, not a shuffled one, and is reproducible.
 
 Data: a toy task in native int16 units, 32x32 noise (mean 100, SD 20) with a bright 8x8 square
-(+400) whose column third is the class (3 classes, random row and offset). Measured with one
-thread on a shared 2-core CPU: a DenseNet-121 reaches 1.0 on 30 test images after 5 epochs of 48
-images (batch 8), a ResNet-18 0.97 after 8 (its BatchNorm running statistics need ~40 steps
-before eval mode follows training); with labels shuffled independently of the images both stay
-at 0.2-0.5. About 5-9 s per such run.
+(+400) whose column third is the class (3 classes, random row and offset): 54 training images (a
+multiple of 9, so that shuffling spreads every class evenly over the labels), 30 test images.
+
+Measured over training seeds 0-4 and three CPU paths (default AVX-512; ATEN_CPU_CAPABILITY=default
+with ONEDNN_MAX_CPU_ISA=SSE41; AVX2), one thread, batch 8:
+
+* ResNet-18, 14 epochs: best accuracy 1.0 in all 15 runs, >= 0.9 first at epoch 7-11. Its
+  eval-mode accuracy sits at chance for the first 4-6 epochs although the training loss is already
+  near 0 (BatchNorm's running statistics need ~50 steps, 7 an epoch, before eval mode follows
+  training), and where it ends after fewer steps depends on the floating-point path: after 8 epochs
+  of 48 images it ended anywhere between 0.40 and 0.90, hence 14 epochs.
+* DenseNet-121, 6 epochs: best accuracy 0.967-1.0, >= 0.9 first at epoch 3-4.
+* Shuffled labels (DenseNet-121, 5 epochs): mean accuracy over the epochs 0.23-0.40, last epoch
+  0.13-0.43; the best single epoch reached 0.63 once (a network fitting random labels still maps
+  the square's position to some label, which can match the truth for two of the three classes), so
+  the mean and the last epoch are bounded, not the best.
+
+Each run 5-25 s on a busy shared 2-core CPU (the ResNet-18 the longest).
 """
 
 from __future__ import annotations
@@ -52,22 +65,29 @@ def toy(count: int, seed: int, size: int = 32) -> list[Sample]:
 
 
 def shuffled(samples: list[Sample]) -> list[Sample]:
-    """Labels independent of the images: each true class spread evenly over all labels."""
+    """Labels independent of the images: each true class spread evenly over all labels.
+
+    Even only for a multiple of 9 images: with 48, each class got its own label 6 times and each
+    other label 5 times, a bias towards the truth a network can learn.
+    """
+    assert len(samples) % 9 == 0, len(samples)
     return [Sample(s.image, (s.label + i // 3) % 3) for i, s in enumerate(samples)]
 
 
 @pytest.fixture(scope="module")
 def task() -> tuple[list[Sample], list[Sample]]:
-    return toy(48, seed=0), toy(30, seed=1)
+    return toy(54, seed=0), toy(30, seed=1)
 
 
-@pytest.mark.parametrize(("arch", "epochs"), [("resnet18", 8), ("densenet121", 5)])
+@pytest.mark.parametrize(("arch", "epochs"), [("resnet18", 14), ("densenet121", 6)])
 def test_learnable_task_reaches_high_accuracy(task, arch: str, epochs: int) -> None:
     train, test = task
     run = train_victim(train, test, arch, seed=0, epochs=epochs, batch_size=8)
-    assert run.best_accuracy >= 0.9
+    assert run.best_accuracy >= 0.9, run.accuracy_per_epoch  # measured: >= 0.967
     assert run.best_balanced_accuracy >= 0.9
-    assert run.loss_per_epoch[-1] < run.loss_per_epoch[0]
+    # The task is learnt within the first epoch and later epochs jump (Adam, batches of 8), so
+    # the last epoch's loss was not always below the first's; its minimum was 0.002-0.11 of it.
+    assert min(run.loss_per_epoch) < 0.25 * run.loss_per_epoch[0], run.loss_per_epoch
     assert len(run.accuracy_per_epoch) == len(run.balanced_accuracy_per_epoch) == epochs
     assert run.best_accuracy == max(run.accuracy_per_epoch)
     assert run.final_accuracy == run.accuracy_per_epoch[-1]
@@ -80,8 +100,8 @@ def test_learnable_task_reaches_high_accuracy(task, arch: str, epochs: int) -> N
 def test_shuffled_labels_stay_near_chance(task) -> None:
     train, test = task
     run = train_victim(shuffled(train), test, "densenet121", seed=0, epochs=5, batch_size=8)
-    assert run.best_balanced_accuracy < 0.6
-    assert run.final_accuracy < 0.6
+    assert np.mean(run.balanced_accuracy_per_epoch) < 0.5, run.balanced_accuracy_per_epoch
+    assert run.final_accuracy < 0.6  # measured: mean <= 0.40, last epoch <= 0.43
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(task) -> None:

@@ -1,9 +1,13 @@
 """The victim learns a real task, reads what was written, and is reproducible.
 
 Data: the MNI152 brain-tissue benchmark at 2 mm (54 train / 16 test slices of 112x80, built from
-the nilearn wheel into a temporary folder in a few seconds). Measured on a 2-core CPU: a UNet
-(seed 0) reaches a clean test Dice of 0.72 after 6 epochs and 0.80 after 10 (~0.3 s an epoch; seeds
-1 and 2 give 0.65/0.77 and 0.75/0.80); an untrained UNet scores 0.24-0.29.
+the nilearn wheel into a temporary folder in a few seconds). Measured with one thread on a shared
+2-core CPU, over three CPU paths (default AVX-512; ATEN_CPU_CAPABILITY=default with
+ONEDNN_MAX_CPU_ISA=SSE41; AVX2), and with two threads on the default one: a UNet (seed 0) reaches
+a clean test Dice of 0.765-0.771 after 8 epochs (0.724-0.727 after 6, 0.80 after 10; ~0.7 s an
+epoch); the CPU path and thread count move its curve by at most 0.006. An untrained UNet scores
+0.24-0.29. The seed matters more than the machine: seeds 1-3 reach 0.74-0.78 after 8 epochs,
+seed 4 only 0.53 (its Dice falls while its loss falls, on every CPU path), hence the fixed seed 0.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ def load_builder() -> ModuleType:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def two_threads() -> Iterator[None]:
-    """Others share this CPU; two threads is the budget (and keeps timings comparable)."""
-    with torch_threads(2):
+def one_thread() -> Iterator[None]:
+    """Others share this 2-core CPU: with it busy, two threads made the learning test 5-10x
+    slower (45 s instead of 5 s, measured), as in tests/evaluate/test_victim3d.py."""
+    with torch_threads(1):
         yield
 
 
@@ -70,14 +75,14 @@ def test_victim_learns_clean_task(mni: tuple[SliceSet, SliceSet]) -> None:
     train, test = mni
     torch.manual_seed(0)
     untrained = evaluate(build_network("unet", 3), test, 3)
-    result = train_victim(train, test, VictimConfig(epochs=6, num_classes=3))
-    assert len(result.dsc_per_epoch) == 6
+    result = train_victim(train, test, VictimConfig(epochs=8, num_classes=3))
+    assert len(result.dsc_per_epoch) == 8
     assert result.best_dsc == max(result.dsc_per_epoch)
     assert result.dsc_per_epoch[result.best_epoch - 1] == result.best_dsc
     assert result.final_dsc == result.dsc_per_epoch[-1]
-    assert result.best_dsc > 0.6, result.dsc_per_epoch
-    assert result.best_dsc > untrained + 0.3
-    assert result.loss_per_epoch[-1] < result.loss_per_epoch[0]
+    assert result.best_dsc > 0.6, result.dsc_per_epoch  # measured 0.765-0.771
+    assert result.best_dsc > untrained + 0.3  # untrained 0.235: margin 0.23
+    assert result.loss_per_epoch[-1] < result.loss_per_epoch[0]  # falls every epoch
 
 
 def test_same_seed_same_curve(mni: tuple[SliceSet, SliceSet]) -> None:

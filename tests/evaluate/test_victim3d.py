@@ -3,9 +3,11 @@
 Data: the MNI152 template at 2 mm from the nilearn wheel (no download), grey/white matter labels
 as in benchmarks/mni152_data.py, cropped to 16 axial slices (z 30..45) around the tissue and split
 by hemisphere: train on the left half (16x90x35 voxels), test on the right (16x90x36). The test
-hemisphere is never seen, so this is generalisation, not memorisation. Measured on a 2-core CPU,
-one torch thread: 12 epochs of 16 patches of 16x48x48 reach a clean test Dice of 0.77 (seeds 0/1/2:
-0.77, 0.77, 0.76) in ~3 s; an untrained network scores 0.30-0.34.
+hemisphere is never seen, so this is generalisation, not memorisation. Measured with one torch
+thread, over seeds 0-4 and three CPU paths (default AVX-512; ATEN_CPU_CAPABILITY=default with
+ONEDNN_MAX_CPU_ISA=SSE41; AVX2): 12 epochs of 16 patches of 16x48x48 reach a best clean test Dice
+of 0.744-0.775 (seed 0: 0.768-0.775; the CPU path moves a seed's curve by at most 0.007), at least
+0.37 above the same seed's untrained network (0.30-0.38), in 7-13 s on a busy shared 2-core CPU.
 """
 
 from __future__ import annotations
@@ -96,8 +98,8 @@ def test_victim_learns_clean_3d_task(mni: tuple[VolumeSet, VolumeSet]) -> None:
     assert result.best_dsc == max(result.dsc_per_epoch)
     assert result.dsc_per_epoch[result.best_epoch - 1] == result.best_dsc
     assert result.final_dsc == result.dsc_per_epoch[-1]
-    assert result.best_dsc > 0.65, result.dsc_per_epoch
-    assert result.best_dsc > untrained + 0.3
+    assert result.best_dsc > 0.65, result.dsc_per_epoch  # measured >= 0.744
+    assert result.best_dsc > untrained + 0.3  # measured >= untrained + 0.37
     assert result.loss_per_epoch[-1] < result.loss_per_epoch[0]
     assert result.countermeasure["name"] == "none"
 

@@ -96,14 +96,26 @@ def test_emn_stays_in_the_roi_and_emn_image_covers_the_whole_image(fitted, breas
 
 @pytest.mark.parametrize("method", ["emn", "emn-image"])
 def test_noise_lowers_the_surrogate_loss_against_no_noise(sample_dataset, method):
-    """The point of error-minimizing noise: the protected copy is easier for the network."""
+    """The point of error-minimizing noise: the protected copy is easier for the network.
+
+    Scored on the box's slices (z 6-13), where both variants act: over all 21 slices the ROI
+    variant's gain was diluted to 0.0015-0.0037, too close to the 1e-3 bar. Measured over seeds
+    0-4 and three CPU paths (default AVX-512; ATEN_CPU_CAPABILITY=default with
+    ONEDNN_MAX_CPU_ISA=SSE41; AVX2): the loss falls by 0.0040-0.0097 (emn) and 0.0066-0.016
+    (emn-image); the CPU path moves it by at most 1e-4.
+    """
     source = next(c for c in discover_cases(sample_dataset) if c.image_id == "breast1")
     box = RoiSpec(box=(6, 20, 5, 14, 100, 40))  # a large ROI, so the ROI variant has room to act
     case = prepare_case(load_case(source), box, BudgetRequest(preset="strong"))
     perturber = fit_emn([case], small(method))
-    clean = perturber.surrogate_loss(case, np.zeros_like(case.image))
-    protected = perturber.surrogate_loss(case, perturber.perturb(case))
-    assert protected < clean - 1e-3
+    delta = perturber.perturb(case)
+    zs = slice(6, 14)
+    if method == "emn":  # the ROI variant's noise lies on the box's slices only
+        assert not delta[: zs.start].any() and not delta[zs.stop :].any()
+    inside = slab(case, zs, "box slices")
+    clean = perturber.surrogate_loss(inside, np.zeros_like(inside.image))
+    protected = perturber.surrogate_loss(inside, delta[zs])
+    assert protected < clean - 1e-3, (clean, protected)
     curve = perturber.history["delta_loss_curve"]
     assert len(curve) == 2 and all(np.isfinite(curve))
 
