@@ -16,17 +16,16 @@ pixel moves a value by 1e-2 or more on this noise.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import kornia
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from scipy import ndimage
 
 from medue.robust import transforms as T
+from tests.robust.test_transforms import pillow_jpeg, smooth_image
 
 FLOAT_TOLERANCE = 1e-6  # float32 vs float64 accumulation, measured <= 2.5e-7 (see the docstring)
 BORDER_DIFFERENCE = 1e-2  # torch-'reflect' vs scipy-'reflect' at the border: measured 0.014-0.63
@@ -141,20 +140,6 @@ def test_kornia_median_blur_is_scipys_median_filter_with_a_symmetric_pad(
 # --- JPEG: kornia's codec is kept out, and these numbers are why -----------------------------
 
 
-def smooth_image(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Gaussian-filtered noise (sigma 1) stretched to 0..255 (uint8): image-like."""
-    noise = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal(shape), 1.0)
-    return np.round((noise - noise.min()) / (noise.max() - noise.min()) * 255).astype(np.uint8)
-
-
-def pillow_jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
-    """A real grey-level JPEG round trip (libjpeg via Pillow), 0..255 float32."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, "L").save(buffer, "JPEG", quality=quality, subsampling=0)
-    with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
-        return np.asarray(decoded.convert("L"), dtype=np.float32)
-
-
 def kornia_grey_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     """Kornia's codec on a grey slice: as RGB with three equal channels, luma read back."""
     rgb = kornia.enhance.jpeg_codec_differentiable(
@@ -185,7 +170,7 @@ def test_kornia_jpeg_is_no_closer_to_libjpeg_than_jpeg_approx(
     by up to 1.2 grey levels, the luma does not). Timed forward + backward on (32, 1, 128, 128),
     one thread: kornia 463 ms, ``jpeg_approx`` 34 ms.
     """
-    pixels = smooth_image(shape, seed=3)
+    pixels = smooth_image(shape, 1.0, seed=3)
     x = batch(pixels.astype(np.float32) / 255)
     real = pillow_jpeg(pixels, quality)
     theirs = np.abs(kornia_grey_jpeg(x, quality)[0, 0].numpy() * 255 - real).mean()
