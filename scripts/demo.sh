@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: set up (idempotent), build the bundled sample data, protect it (default method).
 # Output: out/sample_protected/ (protected copies + labels) and out/sample_protected/medue/
-# (report.html, manifest.json, figures, generator.pt). Extra args go to `medue protect`.
+# (report.html, manifest.json, figures, generator.json). Extra args go to `medue protect`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 source "$repo/scripts/setup.sh"

@@ -24,7 +24,7 @@ STYLE = (
     "img{image-rendering:pixelated}"
 )
 BELOW_NOISE = "smaller than the noise a reader sees there"
-AT_NOISE = "as large as that noise or larger: look at the figures at the clinical window first"
+AT_NOISE = "as large as that noise or larger, so look at the figures at the clinical window first"
 MIN_CROP = 96
 PANEL_SIZE = 256
 

@@ -189,3 +189,14 @@ def test_the_check_verdict_names_the_regime(checked):
     regime = checked.checked["regime"]
     assert regime is not None and regime["regime"] in ("shortcut", "buried", "between")
     assert checked.checked["verdict"].endswith(regime["sentence"])
+
+
+def test_a_rerun_that_keeps_every_file_keeps_the_check(checked, two_cases: Path):
+    """The check scored these very files: a resume that rewrote nothing must not drop it."""
+    with torch_threads(1):
+        again = protect_dataset(two_cases, discover_cases(two_cases), checked.output,
+                                ProtectSettings(method="checkerboard"))  # fmt: skip
+    assert all(result.kept for result in again.results)
+    manifest = json.loads(again.manifest.read_text())
+    assert manifest["checked_against"] == json.loads(json.dumps(checked.checked))
+    assert checked.checked["verdict"].split(":")[0] in again.report.read_text()

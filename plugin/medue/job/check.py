@@ -128,7 +128,8 @@ def verdict(rows: list[dict]) -> str:
     if clean is not None and clean < CLEAN_VICTIM_FLOOR:
         return (
             f"inconclusive: the clean victim reaches only DSC {clean:.2f} on the held-out cases, "
-            "too little to tell protection from a task it cannot learn here"
+            "too little to tell protection from a task it cannot learn here; train it longer "
+            "(--check-epochs 10 or more) or check on more cases"
         )
     beaten = []
     for prefix, attacker in ATTACKERS.items():

@@ -125,6 +125,22 @@ def write_record(output: Path, record: dict) -> tuple[Path, Path]:
     return output / REPORT_FOLDER / MANIFEST, report
 
 
+def earlier_check(output: Path, record: dict) -> dict | None:
+    """The ``checked_against`` of ``output``'s previous manifest when ``record`` (a resumed run)
+    rewrote nothing and lists the very files that check scored (same outputs, same sha256);
+    otherwise None: a check belongs to the files it trained on."""
+    path = output / REPORT_FOLDER / MANIFEST
+    if record["summary"].get("written_now", 1) or not path.is_file():
+        return None
+    earlier = json.loads(path.read_text())
+
+    def files(manifest: dict) -> set[tuple[str, str]]:
+        return {(c["output"], c["output_sha256"]) for c in manifest.get("cases", [])}
+
+    same = files(earlier) == files(record) and not earlier.get("failed") and not record["failed"]
+    return earlier.get("checked_against") if same else None
+
+
 def record_check(output: Path, checked: dict) -> tuple[Path, Path]:
     """Add a victim check's section (``medue.job.check.check_release``) to the finished release
     in ``output``: its manifest's ``checked_against`` and its report are rewritten, nothing else.

@@ -35,7 +35,7 @@ from medue.errors import InputError
 from medue.io.atomic import remove_leftovers
 from medue.job.apply import CaseResult
 from medue.job.apply_cases import apply_cases
-from medue.job.manifest import MANIFEST, REPORT, build_manifest, write_record
+from medue.job.manifest import MANIFEST, REPORT, build_manifest, earlier_check, write_record
 from medue.job.outputs import (
     CLASS_TABLE,
     REPORT_FOLDER,
@@ -260,7 +260,7 @@ def protect_dataset(
         )  # fmt: skip
         record["removed_stale"] = release.remove_stale()
         record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
-        record["checked_against"] = None
+        record["checked_against"] = earlier_check(output, record)
         manifest, report = write_record(output, record)
     distributed.barrier()  # no rank leaves before the record is written
     protected = [r for r, _, _ in results]
