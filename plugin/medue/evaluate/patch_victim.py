@@ -30,11 +30,10 @@ from medue.evaluate.victim import (
     _seed_everything,
     _tensor,
     build_network,
+    evaluate,
     hold_out,
     image_of,
-    predict,
 )
-from medue.metrics import dice_per_label
 
 
 @dataclass(frozen=True)
@@ -93,9 +92,9 @@ def train_patch_victim(
             steps_done.append(step)
             losses.append(float(np.mean(running)))
             running = []
-            scores.append(masked_dsc(model, test, config.num_classes, test_mask))
+            scores.append(evaluate(model, test, config.num_classes, test_mask))
             if validation is not None:
-                validated.append(masked_dsc(model, validation, config.num_classes))
+                validated.append(evaluate(model, validation, config.num_classes))
             if progress is not None:
                 progress(step, schedule.steps, scores[-1])
     held = sorted({image_of(i) for i in validation.ids}) if validation is not None else []
@@ -104,18 +103,6 @@ def train_patch_victim(
     )
     result.eval_steps = steps_done
     return result
-
-
-def masked_dsc(
-    model: torch.nn.Module, data: SliceSet, num_classes: int, mask: np.ndarray | None = None
-) -> float:
-    """Mean over foreground classes of the Dice pooled over ``data``, inside ``mask`` if given."""
-    predicted = predict(model, data.images)
-    labels = data.labels
-    if mask is not None:
-        predicted, labels = predicted * mask, labels * mask
-    per_class = dice_per_label(predicted, labels, range(1, num_classes))
-    return float(np.mean(list(per_class.values())))
 
 
 def _patches(

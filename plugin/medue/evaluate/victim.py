@@ -221,14 +221,20 @@ def predict(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     return torch.cat(outputs).numpy()
 
 
-def evaluate(model: torch.nn.Module, test: SliceSet, num_classes: int) -> float:
-    """Mean over foreground classes of Dice pooled over the whole test set.
+def evaluate(
+    model: torch.nn.Module, test: SliceSet, num_classes: int, mask: np.ndarray | None = None
+) -> float:
+    """Mean over foreground classes of Dice pooled over the whole test set, inside ``mask``
+    ((N, H, W), e.g. DRIVE's field of view) when given.
 
     Pooled: each class's Dice counts all its voxels of all test slices at once, so slices where a
     class is tiny or absent do not weigh as much as the slices that carry most of it (a per-slice
     mean would score an absent-and-not-predicted class as a perfect 1.0 on every such slice).
     """
-    per_class = dice_per_label(predict(model, test.images), test.labels, range(1, num_classes))
+    predicted, labels = predict(model, test.images), test.labels
+    if mask is not None:
+        predicted, labels = predicted * mask, labels * mask
+    per_class = dice_per_label(predicted, labels, range(1, num_classes))
     return float(np.mean(list(per_class.values())))
 
 
