@@ -37,6 +37,7 @@ import SimpleITK as sitk
 
 RELEASES: dict[str, list[str]] = {
     "clean": [],
+    "default": [],  # `medue protect TRAIN OUT` with no options: the product's default release
     "checker2-band1": ["--method", "pattern-checker", "--epsilon", "2", "--band-radius", "1"],
     "checker2-band0": ["--method", "pattern-checker", "--epsilon", "2", "--band-radius", "0"],
     "checker3-band0": ["--method", "pattern-checker", "--epsilon", "3", "--band-radius", "0"],
@@ -80,8 +81,11 @@ def psnr(data: Path, release: Path) -> dict:
             "psnr_own_mean": float(np.mean(own))}  # fmt: skip
 
 
-def run_victim(data: Path, release: Path, arch: str, seed: int, steps: int, dataset: str) -> dict:
-    """One patch victim on ``release``, scored on the clean test set (inside DRIVE's field of
+def run_victim(
+    data: Path, release: Path, arch: str, seed: int, steps: int, dataset: str, cm: str = "none"
+) -> dict:
+    """One patch victim on ``release`` (after the attacker's countermeasure ``cm``, a name in
+    ``medue.evaluate.countermeasures``), scored on the clean test set (inside DRIVE's field of
     view)."""
     import torch  # noqa: PLC0415 - the table needs no torch
 
@@ -96,14 +100,21 @@ def run_victim(data: Path, release: Path, arch: str, seed: int, steps: int, data
         masks = [read_array(data / "test_fov" / f"{i}.nii.gz") for i in test.ids]
         fov = np.stack([pad_centred(m, *test.images.shape[1:]) for m in masks]).astype(np.int64)
     config = VictimConfig(architecture=arch, epochs=1, seed=seed, num_classes=2,
-                          validation_fraction=0.2)  # fmt: skip
+                          validation_fraction=0.2, countermeasure=cm)  # fmt: skip
     schedule = StepSchedule(steps=steps, patch=DATASETS[dataset]["patch"])
     result = train_patch_victim(train, test, config, schedule, fov)
     return result.as_dict()
 
 
-def planned(releases: list[str], seeds: list[int], archs: list[str]) -> list[tuple[str, str, int]]:
-    return [(r, a, s) for s in seeds for r in releases for a in archs]
+def planned(
+    releases: list[str], seeds: list[int], archs: list[str], cms: list[str]
+) -> list[tuple[str, str, int, str]]:
+    return [(r, a, s, c) for s in seeds for c in cms for r in releases for a in archs]
+
+
+def run_key(dataset: str, release: str, arch: str, seed: int, steps: int, cm: str) -> str:
+    key = f"{dataset}|{release}|{arch}|{seed}|{steps}"
+    return key if cm == "none" else f"{key}|{cm}"
 
 
 def done_keys(results: Path) -> set[str]:
@@ -116,15 +127,16 @@ def run(args: argparse.Namespace) -> None:
     index, count = (int(x) for x in args.shard.split("/"))
     results = args.work / "results.jsonl"
     args.work.mkdir(parents=True, exist_ok=True)
-    for n, (release, arch, seed) in enumerate(planned(args.releases, args.seeds, args.archs)):
-        key = f"{args.dataset}|{release}|{arch}|{seed}|{args.steps}"
+    plan = planned(args.releases, args.seeds, args.archs, args.countermeasures)
+    for n, (release, arch, seed, cm) in enumerate(plan):
+        key = run_key(args.dataset, release, arch, seed, args.steps, cm)
         if n % count != index or key in done_keys(results):
             continue
         folder = protect(args.data, args.work, release, args.dataset)
         started = time.time()
-        victim = run_victim(args.data, folder, arch, seed, args.steps, args.dataset)
+        victim = run_victim(args.data, folder, arch, seed, args.steps, args.dataset, cm)
         record = {"key": key, "dataset": args.dataset, "release": release, "arch": arch,
-                  "seed": seed, "steps": args.steps,
+                  "seed": seed, "steps": args.steps, "countermeasure": cm,
                   "psnr": psnr(args.data, folder) if release != "clean" else None,
                   "victim": victim}  # fmt: skip
         with open(results, "a") as handle:
@@ -140,12 +152,13 @@ def table(work: Path, dataset: str) -> str:
     records = [r for r in records if r["key"].startswith(f"{dataset}|")]
     by = {}
     for r in records:
-        by.setdefault((r["release"], r["arch"]), []).append(r)
-    lines = ["| release | PSNR peak 255 mean / min (own range) | victim | seeds "
+        by.setdefault((r["release"], r["arch"], r.get("countermeasure", "none")), []).append(r)
+    lines = ["| release (attacker's countermeasure) | PSNR peak 255 mean / min (own range) "
+             "| victim | seeds "
              "| only the release: DSC (per seed) | % of clean | early-stops on clean: DSC "
              "| % of clean | last model |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for (release, arch), runs in by.items():
-        clean = by.get(("clean", arch), [])
+    for (release, arch, cm), runs in by.items():
+        clean = by.get(("clean", arch, cm), [])
         clean_a = np.mean([c["victim"]["release_only_dsc"] for c in clean]) if clean else np.nan
         clean_b = np.mean([c["victim"]["best_dsc"] for c in clean]) if clean else np.nan
         a = [r["victim"]["release_only_dsc"] for r in sorted(runs, key=lambda r: r["seed"])]
@@ -155,7 +168,8 @@ def table(work: Path, dataset: str) -> str:
         shown = "—" if p is None else (f"{p['psnr255_mean']:.1f} / {p['psnr255_min']:.1f} "
                                        f"({p['psnr_own_mean']:.1f})")  # fmt: skip
         lines.append(
-            f"| {release} | {shown} | {arch} | {len(runs)} | {np.mean(a):.3f} "
+            f"| {release}{'' if cm == 'none' else f' ({cm})'} | {shown} | {arch} | {len(runs)} "
+            f"| {np.mean(a):.3f} "
             f"({', '.join(f'{x:.3f}' for x in a)}) | {np.mean(a) / clean_a:.0%} | "
             f"{np.mean(b):.3f} | {np.mean(b) / clean_b:.0%} | {np.mean(last):.3f} |"
         )
@@ -172,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--archs", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
+    parser.add_argument("--countermeasures", nargs="+", default=["none"],
+                        help="the attacker's, e.g. median gaussian downup")  # fmt: skip
     parser.add_argument("--shard", default="0/1", help="i/n: this process runs every n-th run")
     parser.add_argument("--table", action="store_true", help="print the results table and stop")
     args = parser.parse_args(argv)

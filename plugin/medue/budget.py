@@ -11,6 +11,14 @@ round away to nothing, so a preset that resolves below it is raised to one step 
 explicit ``--epsilon`` below it is refused for that image (a promise of "at most 0.5 HU" cannot
 be kept on a 2-HU grid). An image with no measurable noise (synthetic, constant) is given one
 display grey level of its window (width / 255) as its sigma, and the record says so.
+
+Mixed steps (``BudgetRequest.mixed_steps``, for methods that can honour it: the fixed patterns):
+on integer storage the PSNR floor rarely falls on a whole step (DRIVE's vessels at 50 dB allow an
+RMS change of 2.9 grey levels; whole steps give 2, i.e. 52.8 dB, or 3, i.e. 49.3 dB). Rather than
+rounding the budget down a step, such a method changes each voxel by the step just below or just
+above the floor's RMS (``Budget.mixed_amplitudes``), in proportions whose mean square is the
+floor's, so the written files sit at the floor (to within the voxels' rounding) and never exceed
+the upper step.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ class BudgetRequest:
 
     preset: str | None = DEFAULT_PRESET
     epsilon: float | None = None
+    mixed_steps: bool = False  # the method mixes two whole steps to sit at the PSNR floor
 
     def __post_init__(self) -> None:
         if self.epsilon is not None and not self.epsilon > 0:
@@ -62,7 +71,9 @@ class Budget:
     """The budget for one image: native units and the same in the [0, 1] window space.
 
     ``noise_sigma`` is the image's noise SD (native units) the preset was resolved against, and
-    ``rule`` says in words how epsilon was chosen.
+    ``rule`` says in words how epsilon was chosen. ``rms_native`` > 0 (mixed steps only): the RMS
+    change per changed voxel that the PSNR floor allows, between ``epsilon_native - step_native``
+    and ``epsilon_native``.
     """
 
     epsilon_native: float
@@ -70,6 +81,7 @@ class Budget:
     window: Window
     noise_sigma: float = 0.0
     rule: str = ""
+    rms_native: float = 0.0
 
     @property
     def epsilon(self) -> float:
@@ -81,6 +93,18 @@ class Budget:
         """The smallest storable change in normalised units (0 for float storage)."""
         return self.window.native_to_delta(self.step_native)
 
+    def mixed_amplitudes(self) -> tuple[float, float, float] | None:
+        """``(low, high, share_high)`` in normalised units: a voxel changed by ``high`` with
+        probability ``share_high``, else by ``low``, has mean square ``rms_native**2``; None when
+        the budget is a single amplitude (``epsilon``)."""
+        if self.rms_native <= 0 or not self.step_native:
+            return None
+        high = self.epsilon_native
+        low = high - self.step_native
+        share = (self.rms_native**2 - low**2) / (high**2 - low**2)
+        native_to_delta = self.window.native_to_delta
+        return native_to_delta(low), native_to_delta(high), min(1.0, max(0.0, share))
+
     def as_dict(self) -> dict:
         return {**asdict(self), "window": self.window.as_dict(), "epsilon_normalised": self.epsilon}
 
@@ -90,7 +114,7 @@ class ImageFacts:
     """What a preset needs to know of one image: its noise, range and the touched fraction."""
 
     noise_sigma: float  # native units; 0 = not measurable
-    data_range: float  # max - min, native units (the whole-image PSNR's peak)
+    data_range: float  # the whole-image PSNR's peak, native units: 8-bit full scale, else max - min
     region_fraction: float  # voxels the method may change / all voxels, in (0, 1]
 
 
@@ -108,7 +132,10 @@ def resolve_budget(
                 f"({step:g} native units: stored {encoding.describe()}); use at least {step:g}",
             )
     else:
-        epsilon, sigma, rule = _from_preset(PRESETS[request.preset], window, facts)
+        epsilon, sigma, rule, ceiling = _from_preset(PRESETS[request.preset], window, facts)
+        high = step * math.ceil(epsilon / step) if step else epsilon
+        if request.mixed_steps and step and step < epsilon < high <= ceiling:
+            return _mixed(epsilon, step, window, sigma, rule)
     if step:
         snapped = max(step, step * (epsilon // step))
         if snapped > epsilon:
@@ -117,18 +144,29 @@ def resolve_budget(
     return Budget(epsilon, step, window, noise_sigma=sigma, rule=rule)
 
 
-def _from_preset(preset: Preset, window: Window, facts: ImageFacts) -> tuple[float, float, str]:
+def _mixed(rms: float, step: float, window: Window, sigma: float, rule: str) -> Budget:
+    """Whole steps either side of ``rms`` (native), mixed to an RMS of ``rms``."""
+    high = step * math.ceil(rms / step)
+    rule += f"; steps of {high - step:g} and {high:g} mixed to an RMS of {rms:.3g}"
+    return Budget(high, step, window, noise_sigma=sigma, rule=rule, rms_native=rms)
+
+
+def _from_preset(
+    preset: Preset, window: Window, facts: ImageFacts
+) -> tuple[float, float, str, float]:
+    """Epsilon, the noise SD, the rule in words and the noise ceiling (``sigma_multiple`` x SD),
+    all native; epsilon is below the ceiling when the PSNR floor caps it."""
     sigma = facts.noise_sigma
     rule = f"{preset.sigma_multiple:g} x noise SD {sigma:.3g}"
     if sigma <= 0:
         sigma = window.width / 255.0
         rule = f"{preset.sigma_multiple:g} x one grey level ({sigma:.3g}; no noise measured)"
-    epsilon = preset.sigma_multiple * sigma
+    epsilon = ceiling = preset.sigma_multiple * sigma
     cap = facts.data_range * 10 ** (-preset.min_psnr_db / 20) / math.sqrt(facts.region_fraction)
     if facts.data_range > 0 and cap < epsilon:
         epsilon = cap
         rule += f", capped at {cap:.3g} by whole-image PSNR >= {preset.min_psnr_db:g} dB"
-    return epsilon, sigma, rule
+    return epsilon, sigma, rule, ceiling
 
 
 def top_k_count(voxels: int, fraction: float) -> int:

@@ -19,6 +19,9 @@ from medue.io import Volume
 from medue.masks import contour_band, interior, roi_from_box, roi_from_label, texture_map
 from medue.visibility import CT_TISSUE, noise_sigma
 
+UMED_BAND_RADIUS = 3
+"""UMed's contour band, voxels either side of the ROI outline (arXiv 2403.14250)."""
+
 
 @dataclass(frozen=True)
 class RoiSpec:
@@ -26,7 +29,7 @@ class RoiSpec:
 
     label_values: tuple[int, ...] | None = None
     box: tuple[int, ...] | None = None
-    band_radius: int = 3
+    band_radius: int | None = None  # voxels; None: the method's (names.band_radius_for)
 
 
 @dataclass
@@ -67,7 +70,8 @@ def prepare_case(
     image = loaded.image
     window = window or default_window(image.array, image.modality)
     roi_mask = _roi_mask(loaded, roi)
-    band = contour_band(roi_mask, roi.band_radius, in_plane=True)
+    radius = UMED_BAND_RADIUS if roi.band_radius is None else roi.band_radius
+    band = contour_band(roi_mask, radius, in_plane=True)
     inner = interior(roi_mask, band)
     normalised = as_3d(window.normalise(image.array))
     return PreparedCase(
@@ -117,13 +121,14 @@ def prepare_classified(
 
 
 def _facts(image: Volume, region: np.ndarray, changed_fraction: float | None = None) -> ImageFacts:
-    """The image's noise on the region's slices, its range and the share of voxels changed (the
-    region's, unless the method changes fewer)."""
+    """The image's noise on the region's slices, its PSNR peak (an 8-bit file's full scale, else
+    its own range) and the share of voxels changed (the region's, unless the method changes
+    fewer)."""
     tissue = CT_TISSUE if image.modality == "CT" else None
     fraction = float(region.mean()) if changed_fraction is None else changed_fraction
     return ImageFacts(
         noise_sigma=noise_sigma(image.array, region, tissue),
-        data_range=float(np.ptp(image.array)),
+        data_range=image.encoding.psnr_peak or float(np.ptp(image.array)),
         region_fraction=max(fraction, 1.0 / region.size),
     )
 

@@ -223,8 +223,7 @@ def _case_row(case: dict) -> str:
     m = case["metrics"]
     window = case["window"]
     numbers = (
-        _visibility_lines(m)
-        + f"PSNR {m['psnr_db']:.1f} dB (range {m['data_range']:g})<br>SSIM {m['ssim']:.4f}<br>"
+        _visibility_lines(m) + _psnr_text(m) + f"<br>SSIM {m['ssim']:.4f}<br>"
         f"max change {m['max_abs_change']:g} (eps {case['epsilon_native']:g}"
         f"{': ' + html.escape(case['budget_rule']) if case.get('budget_rule') else ''})<br>"
         f"RMS change {m['rms_change']:.3f}<br>changed voxels {100 * m['changed_fraction']:.2f}%<br>"
@@ -325,3 +324,11 @@ def _score_table(rows: Sequence[dict]) -> str:
         '<th colspan="3">attacker who early-stops on clean data</th></tr>'
         f"<tr>{head}{head}</tr>{body}</table>"
     )
+
+
+def _psnr_text(m: dict) -> str:
+    """The case's PSNR in words: own range, and an 8-bit file's peak-255 figure beside it."""
+    own = f"PSNR {m['psnr_db']:.1f} dB (range {m['data_range']:g})"
+    if "psnr_peak_db" not in m:
+        return own
+    return f"PSNR {m['psnr_peak_db']:.1f} dB (peak 255); {own}"

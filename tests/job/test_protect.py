@@ -172,3 +172,41 @@ def test_manifest_paths_are_absolute_whatever_the_working_folder(two_cases, tmp_
     manifest = json.loads(outcome.manifest.read_text())
     paths = [case[key] for case in manifest["cases"] for key in ("source", "output")]
     assert len(paths) == 4 and all(Path(path).is_absolute() for path in paths)
+
+
+def test_the_default_method_and_band_follow_the_method():
+    """Patterns default to the ROI alone (band 0) and mix steps to sit at the PSNR floor; UMed
+    keeps its 3-voxel contour band; an explicit band or epsilon is kept as given."""
+    from medue.budget import BudgetRequest
+    from medue.job.settings import ProtectSettings
+    from medue.methods import DEFAULT_METHOD
+    from medue.prepare import RoiSpec
+
+    default = ProtectSettings()
+    assert DEFAULT_METHOD == "pattern-checker" and default.roi.band_radius == 0
+    assert default.budget.mixed_steps
+    umed = ProtectSettings(method="umed")
+    assert umed.roi.band_radius == 3 and not umed.budget.mixed_steps
+    given = ProtectSettings(roi=RoiSpec(band_radius=2), budget=BudgetRequest(None, 4.0))
+    assert given.roi.band_radius == 2 and given.budget.epsilon == 4.0
+
+
+def test_the_default_release_of_an_8bit_image_sits_at_50_db_peak_255(tmp_path):
+    """A fundus-like 8-bit image with thin 'vessels' on ~8 % of it: the default (one-voxel
+    checkerboard, mixed steps) writes a file whose whole-image PSNR with the 8-bit peak is the
+    preset's 50 dB floor, changing the vessels by 2 or 3 grey levels, nothing else."""
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.normal(120, 2.0, (1, 200, 200)), 0, 255).astype(np.uint8)
+    label = np.zeros(image.shape, np.uint8)
+    label[:, ::12, :] = 1  # horizontal lines one voxel thick every 12 rows (8.5 %)
+    image[label > 0] -= 12
+    (tmp_path / "in/labels/final").mkdir(parents=True)
+    sitk.WriteImage(sitk.GetImageFromArray(image[0]), str(tmp_path / "in/eye.nii.gz"))
+    sitk.WriteImage(sitk.GetImageFromArray(label[0]), str(tmp_path / "in/labels/final/eye.nii.gz"))
+    outcome = protect_dataset(tmp_path / "in", discover_cases(tmp_path / "in"), tmp_path / "out",
+                              ProtectSettings())  # fmt: skip
+    metrics = outcome.results[0].metrics
+    assert 49.9 <= metrics["psnr_peak_db"] <= 50.3
+    written = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out/eye.nii.gz")))
+    change = np.abs(written.astype(int) - image[0])
+    assert set(np.unique(change[label[0] > 0])) == {2, 3} and not change[label[0] == 0].any()

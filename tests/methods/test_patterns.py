@@ -108,3 +108,17 @@ def test_a_component_refuses_an_unknown_kind_or_a_period_below_two():
         Component("stripes", 4)
     with pytest.raises(ValueError, match="at least 2 voxels"):
         Component("checkerboard", 1)
+
+
+def test_with_mixed_steps_a_pattern_uses_both_steps_at_the_floor_rms(cases):
+    """A mixed-step budget (medue.budget): every changed voxel moves by the low or the high step,
+    fixed keyed positions, and their mean square is the floor's."""
+    case = cases["brain1"]
+    window, step = case.budget.window, 1.0
+    budget = dataclasses.replace(case.budget, epsilon_native=3.0, step_native=step, rms_native=2.6)
+    mixed = dataclasses.replace(case, budget=budget)
+    perturber = fit_method("pattern-checker", [mixed], FitOptions(seed=4))
+    change = np.abs(window.delta_to_native(perturber.perturb(mixed)))[mixed.allowed]
+    np.testing.assert_allclose(np.unique(np.round(change, 6)), [2.0, 3.0])
+    assert np.sqrt(np.mean(change**2)) == pytest.approx(2.6, abs=0.05)
+    np.testing.assert_array_equal(perturber.perturb(mixed), perturber.perturb(mixed))

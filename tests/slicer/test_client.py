@@ -39,7 +39,7 @@ def client(medue_server: Server) -> MedUEClient:
 def test_connect_lists_dataset_methods_and_presets(client: MedUEClient, medue_server) -> None:
     info = client.connect()
     assert info.name == "MedUE" and info.images == 2 and info.labelled == 2
-    assert info.default_method == "pattern-blocks" and "umed" in info.methods
+    assert info.default_method == "pattern-checker" and "umed" in info.methods
     assert "salm" not in info.methods  # classification methods need a classification dataset
     assert set(info.presets) == {"imperceptible", "balanced", "strong", "robust"}
     assert not info.auth and info.protect_refused is None

@@ -30,7 +30,10 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--labels", help="ROI label values, comma-separated (default: any label)")
     group.add_argument("--roi-box", help="ROI box z0,y0,x0,z1,y1,x1 in voxels (instead of labels)")
-    group.add_argument("--band-radius", type=int, default=3, help="contour band radius, voxels")
+    group.add_argument(
+        "--band-radius", type=int,
+        help="contour band radius, voxels (default: 0 for the pattern methods, 3 for the others)",
+    )  # fmt: skip
     group.add_argument("--ct-window", choices=list(CT_WINDOWS), default="soft_tissue")
     group.add_argument("--mode", choices=["auto", "2d", "3d"], default="auto")
     group.add_argument(
@@ -61,7 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
         raise InputError(None, "--iterations must be at least 1")
     if args.fit_cases is not None and args.fit_cases < 1:
         raise InputError(None, "--fit-cases must be at least 1")
-    if args.band_radius < 0:
+    if args.band_radius is not None and args.band_radius < 0:
         raise InputError(None, "--band-radius must be 0 or more")
     if args.top_k is not None and not 0 < args.top_k <= 1:
         raise InputError(None, f"--top-k is a share of the voxels in (0, 1], got {args.top_k}")

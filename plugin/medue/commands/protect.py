@@ -85,7 +85,8 @@ def _saved_method(path: Path):
 
 
 def _summary_line(outcome) -> str:
-    psnr = [r.metrics["psnr_db"] for r in outcome.results]
+    psnr = [r.metrics.get("psnr_peak_db", r.metrics["psnr_db"]) for r in outcome.results]
+    peak = " (8-bit, peak 255)" if all("psnr_peak_db" in r.metrics for r in outcome.results) else ""
     worst = max(r.metrics["max_abs_change"] for r in outcome.results)
     kept = sum(r.kept for r in outcome.results)
     resumed = (
@@ -95,7 +96,7 @@ def _summary_line(outcome) -> str:
     )
     return (
         f"protected {len(outcome.results)} images into {outcome.output}{resumed}: "
-        f"PSNR {min(psnr):.1f}-{max(psnr):.1f} dB, max change {worst:g} (native units)"
+        f"PSNR {min(psnr):.1f}-{max(psnr):.1f} dB{peak}, max change {worst:g} (native units)"
     )
 
 

@@ -98,6 +98,16 @@ class StoredEncoding:
         ends = (low * self.slope + self.intercept, high * self.slope + self.intercept)
         return float(min(ends)), float(max(ends))
 
+    @property
+    def psnr_peak(self) -> float | None:
+        """The PSNR peak of an 8-bit file: its full scale (255 x slope), the convention of 2D
+        imaging papers (e.g. UMed, arXiv 2403.14250, on 8-bit PNGs); None for wider storage,
+        whose PSNR peak is the image's own range."""
+        if self.is_integer and self.stored_dtype.itemsize == 1:
+            low, high = self.stored_range
+            return (high - low) * abs(self.slope)
+        return None
+
     def to_stored(self, native: np.ndarray) -> np.ndarray:
         """Native values to the stored dtype: rounded to the nearest storable value and clipped."""
         raw = np.asarray(native, dtype=np.float64)

@@ -67,7 +67,9 @@ def protect_case(
         """The staged file as a downloader will read it: same grid, change within budget."""
         if reloaded.shape != image.shape or not reloaded.geometry.matches(image.geometry):
             raise InputError(output, "the written copy does not reload on the source's grid")
-        measured = measure_change(image.array, reloaded.array, region, budget.noise_sigma)
+        measured = measure_change(
+            image.array, reloaded.array, region, budget.noise_sigma, image.encoding.psnr_peak
+        )
         if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
             raise InputError(
                 output,
@@ -118,22 +120,30 @@ def measure_change(
     protected: np.ndarray,
     region: np.ndarray | None = None,
     sigma: float | None = None,
+    peak: float | None = None,
 ) -> dict:
     """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics; with the
     ``region`` the method may change, also the noise sigma (``sigma``, or estimated), the change
-    in units of it and the PSNR over the region's box (``medue.visibility``)."""
+    in units of it and the PSNR over the region's box (``medue.visibility``). With ``peak`` (an
+    8-bit file's full scale, ``StoredEncoding.psnr_peak``) also ``psnr_peak_db``, the PSNR 2D
+    imaging papers quote (peak 255)."""
     original = np.asarray(original, dtype=np.float64)
     protected = np.asarray(protected, dtype=np.float64)
     data_range = float(original.max() - original.min()) or 1.0
     seen = {} if region is None else visibility(original, protected, region, data_range, sigma)
-    return seen | {
-        "psnr_db": metrics.psnr(original, protected, data_range=data_range),
-        "ssim": _ssim(original, protected, data_range),
-        "data_range": data_range,
-        "max_abs_change": metrics.max_abs_change(original, protected),
-        "rms_change": metrics.rms_change(original, protected),
-        "changed_fraction": float(np.mean(original != protected)),
-    }
+    full_scale = {} if peak is None else {"psnr_peak_db": metrics.psnr(original, protected, peak)}
+    return (
+        seen
+        | full_scale
+        | {
+            "psnr_db": metrics.psnr(original, protected, data_range=data_range),
+            "ssim": _ssim(original, protected, data_range),
+            "data_range": data_range,
+            "max_abs_change": metrics.max_abs_change(original, protected),
+            "rms_change": metrics.rms_change(original, protected),
+            "changed_fraction": float(np.mean(original != protected)),
+        }
+    )
 
 
 def _ssim(original: np.ndarray, protected: np.ndarray, data_range: float) -> float:

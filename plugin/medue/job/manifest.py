@@ -89,7 +89,12 @@ def summarise(cases: list[dict]) -> dict:
     ssim = [c["metrics"]["ssim"] for c in cases]
     seen = {
         f"{key}_{how.__name__}": float(how([c["metrics"][key] for c in cases]))
-        for key, how in (("epsilon_over_sigma", max), ("psnr_roi_db", min))
+        for key, how in (
+            ("epsilon_over_sigma", max),
+            ("psnr_roi_db", min),
+            ("psnr_peak_db", min),
+            ("psnr_peak_db", np.mean),
+        )
         if all(key in c["metrics"] for c in cases)
     }
     kept = sum(bool(c.get("kept")) for c in cases)

@@ -7,11 +7,12 @@ still made for every case, one at a time.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from medue.budget import BudgetRequest
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, JSON_METHODS
+from medue.methods.names import PATTERN_METHODS, band_radius_for
 from medue.prepare import RoiSpec
 
 if TYPE_CHECKING:  # the check runs after the job (medue.job.check), never inside it
@@ -58,6 +59,13 @@ class ProtectSettings:
     check: CheckSettings | None = None  # a victim check of the written release (--check)
     top_k: float | None = None  # SALM: the share of each image's voxels changed (None: default)
     fit_cases: int | None = None  # cases in the fitting sample (None: as many as FIT_VOXELS)
+
+    def __post_init__(self) -> None:
+        if self.roi.band_radius is None:  # the method's own band, recorded as a number
+            roi = replace(self.roi, band_radius=band_radius_for(self.method))
+            object.__setattr__(self, "roi", roi)
+        if self.method in PATTERN_METHODS and not self.budget.mixed_steps:  # they can mix steps
+            object.__setattr__(self, "budget", replace(self.budget, mixed_steps=True))
 
     @property
     def classification(self) -> bool:

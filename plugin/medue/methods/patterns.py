@@ -26,7 +26,9 @@ changes at the contour (4x4 squares in both vs squares in the band and stripes i
 docs/BENCHMARKS.md §8), so for a one-class ROI ``pattern-checker`` and ``pattern-blocks`` write
 exactly the ``checkerboard`` and ``blocks`` markers. With ``band_as_roi`` off, the band gets class
 1's pattern negated. The sum is divided by the sum of the weights, so ``|P| <= 1`` and the release
-stays within epsilon. Nothing is fitted: the perturber is its parameters and its key, saved as
+stays within epsilon. With a mixed-step budget (``medue.budget``: the PSNR floor between two
+whole steps) the amplitude is the upper step on a keyed share of the grid, the lower elsewhere.
+Nothing is fitted: the perturber is its parameters and its key, saved as
 JSON, which is what a key holder needs to subtract the pattern again.
 """
 
@@ -95,8 +97,18 @@ class PatternPerturber:
         total = sum(c.weight for c in self.components)
         for component in self.components:
             pattern += component.weight * self._component(component, classes, case)
-        delta = case.budget.epsilon * pattern / total * case.allowed
+        delta = self._amplitude(case) * pattern / total * case.allowed
         return delta.astype(np.float32)
+
+    def _amplitude(self, case: PreparedCase) -> float | np.ndarray:
+        """Epsilon, or with mixed steps (``Budget.mixed_amplitudes``) the high step on a fixed
+        keyed share of the in-plane grid and the low one elsewhere, (y, x), normalised units."""
+        mixed = case.budget.mixed_amplitudes()
+        if mixed is None:
+            return case.budget.epsilon
+        low, high, share = mixed
+        draw = np.random.default_rng([self.key, 2]).random(case.image.shape[1:])
+        return np.where(draw < share, high, low)
 
     def _component(self, c: Component, classes: np.ndarray, case: PreparedCase) -> np.ndarray:
         shape = case.image.shape[1:]
