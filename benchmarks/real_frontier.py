@@ -176,6 +176,71 @@ def table(work: Path, dataset: str) -> str:
     return "\n".join(lines)
 
 
+DATASET_NAMES = {
+    "drive": "DRIVE retinal vessels, 20 patients to train and 20 others to test "
+    "(shortcut regime: the pattern stands out of the fine noise)",
+    "msd": "MSD lung-tumour CT, 13 patients to train and 13 others to test "
+    "(buried regime: the pattern is under the lung's fine noise)",
+}
+
+
+def reference_entries(work: Path, dataset: str) -> dict:
+    """The default release's scores for ``medue/benchmark_reference.json`` (what an unchecked
+    report quotes), one entry per victim architecture: both attackers, per countermeasure,
+    mean over the seeds both the release and the clean victims ran."""
+    records = [json.loads(line) for line in (work / "results.jsonl").read_text().splitlines()]
+    records = [r for r in records if r["dataset"] == dataset]
+    entries = {}
+    for arch in ARCHITECTURES:
+        rows, psnr, seeds = [], None, []
+        for cm in dict.fromkeys(r.get("countermeasure", "none") for r in records):
+            default, clean = (_by_seed(records, name, arch, cm) for name in ("default", "clean"))
+            common = sorted(set(default) & set(clean))
+            if not common:
+                continue
+            psnr = psnr or default[common[0]]["psnr"]["psnr255_mean"]
+            seeds.append(len(common))
+            rows.append(_reference_row(cm, [default[s]["victim"] for s in common],
+                                       [clean[s]["victim"] for s in common]))  # fmt: skip
+        if rows:
+            name = f"{DATASET_NAMES[dataset]}, {arch}"
+            entries[name] = {"victim": f"{arch} (2D patches)", "seeds": min(seeds),
+                             "psnr_db_mean": psnr, "rows": rows}  # fmt: skip
+    return entries
+
+
+def _by_seed(records: list[dict], release: str, arch: str, cm: str) -> dict[int, dict]:
+    wanted = (release, arch, cm)
+    return {r["seed"]: r for r in records
+            if (r["release"], r["arch"], r.get("countermeasure", "none")) == wanted}  # fmt: skip
+
+
+def _reference_row(cm: str, protected: list[dict], clean: list[dict]) -> dict:
+    def mean(runs: list[dict], key: str) -> float:
+        return float(np.mean([r[key] for r in runs]))
+
+    row = {"countermeasure": cm}
+    for prefix, key in (("", "best_dsc"), ("release_only_", "release_only_dsc")):
+        c, p = mean(clean, key), mean(protected, key)
+        row |= {f"{prefix}clean_dsc": c, f"{prefix}protected_dsc": p, f"{prefix}ratio": p / c}
+    return row
+
+
+def write_reference(work: Path, dataset: str) -> None:
+    """Merge ``reference_entries`` into the packaged file under the default method's
+    ``balanced`` preset (the default release)."""
+    from medue.methods import DEFAULT_METHOD  # noqa: PLC0415
+    from medue.reference import REFERENCE_FILE  # noqa: PLC0415
+
+    data = json.loads(REFERENCE_FILE.read_text())
+    key = f"{DEFAULT_METHOD}:balanced"
+    data.setdefault("sources", {})[key] = "docs/BENCHMARKS.md section 13, real multi-patient data"
+    release = data["releases"].setdefault(key, {})
+    release.update(reference_entries(work, dataset))
+    REFERENCE_FILE.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"{REFERENCE_FILE}: {DEFAULT_METHOD}:balanced <- {', '.join(release)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True,
@@ -190,9 +255,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the attacker's, e.g. median gaussian downup")  # fmt: skip
     parser.add_argument("--shard", default="0/1", help="i/n: this process runs every n-th run")
     parser.add_argument("--table", action="store_true", help="print the results table and stop")
+    parser.add_argument("--reference", action="store_true",
+                        help="write the default release's scores into the package's "
+                        "benchmark_reference.json (what unchecked reports quote)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.table:
         print(table(args.work, args.dataset))
+        return 0
+    if args.reference:
+        write_reference(args.work, args.dataset)
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     run(args)

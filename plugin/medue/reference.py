@@ -29,5 +29,7 @@ def benchmark_reference(method: str, preset: str | None) -> dict | None:
         data = json.loads(REFERENCE_FILE.read_text())
     except (OSError, ValueError):
         return None
-    datasets = data.get("releases", {}).get(f"{method}:{preset}")
-    return {"source": data.get("source", ""), "datasets": datasets} if datasets else None
+    key = f"{method}:{preset}"
+    datasets = data.get("releases", {}).get(key)
+    source = data.get("sources", {}).get(key, data.get("source", ""))
+    return {"source": source, "datasets": datasets} if datasets else None
