@@ -13,6 +13,8 @@ originals' labels (numpy here, not the product: a design that wins would then be
 - ``c31``: checkerboard values +3 / -1 (checkerboard +-2 plus a +1 shift);
 - ``tophat``: checkerboard whose amplitude follows each voxel's vessel contrast (grey closing
   minus image, 15x15), 1..8 grey levels, scaled to 50.0 dB;
+- ``holes``: checkerboard +-3 on a fixed random share of the vessel voxels, nothing on the rest,
+  at 50.0 dB (the product's mixed steps put 2 or 3 on every vessel voxel instead);
 - ``wave3``: a diagonal wave of period 3 (+4, -2, -2), which a stride-2 layer does not fold to a
   constant.
 
@@ -58,6 +60,15 @@ def tophat(image: np.ndarray, vessels: np.ndarray, target_db: float = 50.0) -> n
     return np.round(np.clip(low * contrast, 1, 8)) * vessels * checker(image.shape, 1)
 
 
+def holes(image: np.ndarray, vessels: np.ndarray, target_db: float = 50.0) -> np.ndarray:
+    """Checkerboard +-3 on a fixed random share of the vessels (the rest unchanged), the share
+    set per image so the whole-image PSNR is ``target_db``."""
+    target = 255.0**2 / 10 ** (target_db / 10) * image.size
+    share = min(1.0, target / (9.0 * vessels.sum()))
+    keep = np.random.default_rng(0).random(image.shape[-2:]) < share
+    return 3 * checker(image.shape, 1) * vessels * keep
+
+
 def wave3(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
     y, x = np.indices(image.shape[-2:])
     return np.array([4.0, -2.0, -2.0])[(x + y) % 3] * vessels
@@ -70,6 +81,7 @@ DESIGNS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "c31": lambda a, m: (1 + 2 * checker(a.shape, 1)) * m,
     "tophat": tophat,
     "wave3": wave3,
+    "holes": holes,
 }
 
 
