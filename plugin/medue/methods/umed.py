@@ -228,23 +228,29 @@ class _MinMinTrainer:
         return compose(raw_c, raw_t, inputs, self.perturber.config)
 
     def step(self, inputs: dict) -> None:
+        """One surrogate step, then one generator step; returns nothing, appends both losses.
+
+        The generators' output is computed once, with its graph: the surrogate step reads it
+        detached, and the generator step back-propagates through it. The generators do not change
+        between the two steps (and have no batch statistics), so this is the same perturbation
+        as a second forward pass would give, at the cost of one generator pass instead of two.
+        """
         image, target = inputs["image"], inputs["classes"]
         self.perturber.contour.train()
         self.perturber.texture.train()
         attack = self._attack()
-        with torch.no_grad():
-            delta = self._delta(inputs)
+        delta = self._delta(inputs, train=True)
         self._set_trainable(self.surrogate.parameters(), True)
         self.surrogate.train()
         self.opt_surrogate.zero_grad()
-        loss = self.loss(self.train_surrogate(attack(image + delta)), target)
+        loss = self.loss(self.train_surrogate(attack(image + delta.detach())), target)
         loss.backward()
         self.opt_surrogate.step()
         self.surrogate_losses.append(loss.item())
 
         self._set_trainable(self.surrogate.parameters(), False)
         self.opt_generator.zero_grad()
-        loss = self.loss(self.surrogate(attack(image + self._delta(inputs, train=True))), target)
+        loss = self.loss(self.surrogate(attack(image + delta)), target)
         loss.backward()
         self.opt_generator.step()
         self.generator_losses.append(loss.item())
