@@ -13,7 +13,9 @@ straight-through estimator, so training sees exactly what the written file will 
 Training is min-min against a surrogate segmenter (CE + Dice): alternately one surrogate step on
 the perturbed patches (generators frozen) and one generator step that lowers the same loss
 (surrogate frozen). The perturbation becomes the easiest feature to learn; a victim trained on it
-learns it instead of the anatomy. Release is one generator pass over the ROI's bounding box.
+learns it instead of the anatomy. The fit runs at most ``iterations`` steps and stops earlier
+when the generator-step loss has plateaued (``medue.methods.stopping``); the saved history says
+how many steps ran and why it stopped. Release is one generator pass over the ROI's bounding box.
 
 Robust training (``UMedConfig.robust``, the ``robust`` preset; GitHub issue 5): at every step one
 attacker countermeasure is drawn (``medue.robust``: blur, median, down-up, re-windowing, 8-bit
@@ -50,8 +52,10 @@ from medue.methods.base import (
     check_cancel,
     config_from_saved,
     no_progress,
+    report_note,
 )
 from medue.methods.patches import key_tile, sample_batch
+from medue.methods.stopping import PlateauRule, maximum_reason
 from medue.methods.umed_tensors import (
     batch_tensors,
     bounding_box,
@@ -83,10 +87,21 @@ class UMedConfig:
     seed: int = 0
     class_values: tuple[int, ...] = ()
     robust: tuple[str, ...] = ()  # medue.robust countermeasures, one drawn per step; () = none
+    # plateau rule on the generator-step loss (medue.methods.stopping); ``iterations`` is the most
+    stop_window: int = 50  # steps per window; 0: always run ``iterations`` steps
+    stop_tolerance: float = 0.05  # relative improvement over the best window that counts
+    stop_patience: int = 2  # windows in a row without one that stop the fit
+    stop_min_steps: int = 100
 
     @property
     def spatial_dims(self) -> int:
         return 2 if self.mode == "2d" else 3
+
+    @property
+    def plateau(self) -> PlateauRule:
+        return PlateauRule(
+            self.stop_window, self.stop_tolerance, self.stop_patience, self.stop_min_steps
+        )
 
 
 @dataclass
@@ -188,13 +203,21 @@ def fit_umed(
         cases = ranks.shard(cases) or [cases[ranks.rank % len(cases)]]
     rng = np.random.default_rng(config.seed if ranks.world == 1 else [config.seed, ranks.rank])
     batch_size = max(1, -(-config.batch_size // ranks.world))
-    started = time.monotonic()
-    for iteration in range(config.iterations):
+    started, stopped, step = time.monotonic(), None, 0
+    for step in range(1, config.iterations + 1):
         check_cancel(cancel)
         batch = sample_batch(cases, config.patch, batch_size, tile, rng)
         trainer.step(batch_tensors(batch, config, num_classes))
-        progress("fit", iteration + 1, config.iterations)
-    perturber.history = trainer.summary(time.monotonic() - started)
+        if config.plateau.due(step):  # every rank decides on the losses of all: same stop
+            losses = np.mean(distributed.gather(trainer.generator_losses), axis=0)
+            stopped = config.plateau.reason(losses)
+        progress("fit", step, step if stopped else config.iterations)
+        if stopped:
+            break
+    seconds, stopped = time.monotonic() - started, stopped or maximum_reason(step)
+    report_note(progress, "fit", f"{step} of at most {config.iterations} steps in "
+                f"{seconds:.0f} s; {stopped}")  # fmt: skip
+    perturber.history = trainer.summary(seconds) | {"steps": step, "stopped": stopped}
     return perturber
 
 
@@ -273,6 +296,7 @@ class _MinMinTrainer:
             "final_surrogate_loss": float(np.mean(self.surrogate_losses[-tail:])),
             "final_generator_loss": float(np.mean(self.generator_losses[-tail:])),
             "surrogate_loss_curve": [round(v, 4) for v in self.surrogate_losses[::10]],
+            "generator_loss_curve": [round(v, 4) for v in self.generator_losses[::10]],
         }
 
 
