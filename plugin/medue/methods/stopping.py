@@ -55,7 +55,8 @@ class PlateauRule:
             return None
         first = best * window + 1
         return (
-            f"plateau: the mean generator-step loss of the last {stale} windows of {window} steps "
+            f"plateau: the mean generator-step loss of the last {stale} window{'s' * (stale > 1)} "
+            f"of {window} steps "
             f"({', '.join(f'{m:.4f}' for m in means[-stale:])}) came no more than "
             f"{self.tolerance:.0%} below the best window's, {means[best]:.4f} "
             f"(steps {first}-{first + window - 1})"
