@@ -91,7 +91,7 @@ PATCH_3D = (8, 32, 32)
 0.96 x 0.96 x 1.5 mm)."""
 STEP_VOXELS_3D = 2**15
 """At most this many voxels per 3D training step (patch voxels x batch): a step's cost is bounded
-whatever the volumes' size (about 0.5 s on one thread of this CPU; docs/BENCHMARKS.md §5c).
+whatever the volumes' size (0.6 s on one thread of this CPU under load; docs/BENCHMARKS.md §5c).
 A 3D voxel costs about three times a 2D one (27 taps against 9), so this is about three quarters
 of the work of a 2D step (8 patches of 128 x 128)."""
 
