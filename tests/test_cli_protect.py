@@ -24,6 +24,7 @@ def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):
     fitted = medue("fit", two_cases, generator, "--method", "umed", "--iterations", "2")
     assert fitted.returncode == 0, fitted.stderr
     assert generator.is_file() and "saved umed generator (2d)" in fitted.stdout
+    assert "fit: 2 steps in " in fitted.stdout and "; maximum: ran all 2 steps" in fitted.stdout
     result = medue("protect", two_cases, tmp_path / "out", "--generator", generator)
     assert result.returncode == 0, result.stderr
     assert "protected 2 images" in result.stdout
@@ -40,6 +41,9 @@ def test_robust_preset_trains_umed_against_countermeasures(two_cases: Path, tmp_
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "medue/manifest.json").read_text())
     assert manifest["settings"]["budget"]["preset"] == "robust"
+    assert manifest["method"]["history"]["steps"] == 2  # how many steps ran, and why no more
+    assert manifest["method"]["history"]["stopped"].startswith("maximum: ")
+    assert "fit: 2 steps in " in result.stdout
     assert "median_blur" in manifest["method"]["config"]["robust"]
     refused = medue("protect", two_cases, out / "o", "--preset", "robust", "--method", "random")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr

@@ -10,7 +10,7 @@ import torch
 
 from medue.budget import BudgetRequest
 from medue.datasets import discover_cases, load_case
-from medue.methods.registry import FitOptions, _umed_config
+from medue.methods.registry import STEP_VOXELS_3D, FitOptions, _umed_config
 from medue.methods.umed import UMedConfig, compose, fit_umed, load_umed, quantise_ste
 from medue.prepare import RoiSpec, prepare_case
 
@@ -88,8 +88,21 @@ def test_robust_fit_refuses_geometric_countermeasures(sample_dataset):
 
 @pytest.mark.parametrize(
     ("largest", "patch"),
-    [((8, 32, 32), (8, 32, 32)), ((7, 30, 90), (8, 32, 64)), ((40, 200, 200), (16, 64, 64))],
-)
+    [((8, 32, 32), (8, 32, 32)), ((7, 30, 90), (8, 32, 32)), ((40, 200, 200), (8, 32, 32)),
+     ((5, 14, 90), (8, 16, 32))],
+)  # fmt: skip
 def test_3d_training_patch_is_never_larger_than_the_largest_volume(largest, patch):
     cases = [SimpleNamespace(image=np.zeros(largest)), SimpleNamespace(image=np.zeros((4, 8, 8)))]
     assert _umed_config(FitOptions(mode="3d"), cases).patch == patch
+
+
+@pytest.mark.parametrize("largest", [(8, 32, 32), (28, 256, 256), (300, 512, 512), (4, 8, 8)])
+def test_3d_training_step_has_a_bounded_number_of_voxels(largest):
+    """A step's cost must not grow with the volumes: patch voxels x batch <= STEP_VOXELS_3D
+    (2**15), and a small patch gets more of them per step, up to the 2D batch of 8."""
+    config = _umed_config(FitOptions(mode="3d"), [SimpleNamespace(image=np.zeros(largest))])
+    voxels = int(np.prod(config.patch)) * config.batch_size
+    assert STEP_VOXELS_3D == 2**15
+    assert voxels <= STEP_VOXELS_3D
+    assert config.batch_size == min(8, STEP_VOXELS_3D // int(np.prod(config.patch)))
+    assert _umed_config(FitOptions(mode="2d"), []).batch_size == 8  # 2D: unchanged

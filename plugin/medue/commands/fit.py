@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medue.commands import report_failures
 from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
-from medue.commands.progress import PhaseBars
+from medue.commands.progress import PhaseBars, fit_line
 from medue.methods import DATA_PARALLEL_METHODS, JSON_METHODS
 
 
@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     path = perturber.save(args.generator)
     kind = "pattern" if perturber.method in JSON_METHODS else "generator"
     print(f"saved {perturber.method} {kind} ({dataset.mode}) to {path}")
+    if line := fit_line(perturber.describe().get("history") or {}):
+        print(line)
     if dataset.sample_ids:
         print(f"fitted on {len(dataset.sample_ids)} of {len(dataset.cases)} cases: "
               f"{', '.join(dataset.sample_ids)}")  # fmt: skip

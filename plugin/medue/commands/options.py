@@ -37,8 +37,10 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ct-window", choices=list(CT_WINDOWS), default="soft_tissue")
     group.add_argument("--mode", choices=["auto", "2d", "3d"], default="auto")
     group.add_argument(
-        "--iterations", type=int, help="UMed training steps (default 300) or EMN rounds (10)"
-    )
+        "--iterations", type=int,
+        help="UMed's most training steps (default 300; fewer when its loss plateaus) or EMN "
+        "rounds (10)",
+    )  # fmt: skip
     group.add_argument("--seed", type=int, default=0)
     group.add_argument(
         "--fit-cases", type=int, metavar="N",

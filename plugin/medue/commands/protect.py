@@ -17,7 +17,7 @@ from pathlib import Path
 
 from medue.commands import report_failures
 from medue.commands.options import add_protection_arguments, cases_from_args, settings_from_args
-from medue.commands.progress import PhaseBars
+from medue.commands.progress import PhaseBars, fit_line
 from medue.errors import InputError
 from medue.job.check import CHECK_COUNTERMEASURES, CheckSettings, check_written_release
 
@@ -67,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
         return 0  # rank 0 reports the whole job (and its exit code)
     if outcome.results:
         print(_summary_line(outcome))
-    for warning in json.loads(outcome.manifest.read_text()).get("warnings", []):
+    record = json.loads(outcome.manifest.read_text())
+    if perturber is None and (line := fit_line((record.get("method") or {}).get("history", {}))):
+        print(line)  # this run's fit (a --generator's was reported by ``medue fit``)
+    for warning in record.get("warnings", []):
         print(f"medue: warning: {warning}", file=sys.stderr)
     if checked is not None:
         print(_check_lines(checked))

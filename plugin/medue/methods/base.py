@@ -21,7 +21,10 @@ from medue.prepare import PreparedCase
 T = TypeVar("T")
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as ``progress(phase, done, total)``; phases: "fit", "apply"."""
+"""Called as ``progress(phase, done, total)``; phases: "fit", "apply". ``total`` may change as a
+phase goes (a fit that stops early reports ``done == total`` at its last step). A callback may
+also have a ``note(phase, text)`` method, for a line of text such as why a fit stopped
+(``report_note``)."""
 
 
 class CancelToken(Protocol):
@@ -41,6 +44,14 @@ class NeverCancelled:
 
 def no_progress(phase: str, done: int, total: int) -> None:
     """The default progress callback: report nothing."""
+
+
+def report_note(progress: ProgressCallback, phase: str, text: str) -> None:
+    """Tell ``progress`` one line about ``phase`` (e.g. why a fit stopped), if it has a ``note``
+    method (the CLI's bars print it); a plain function is not told."""
+    note = getattr(progress, "note", None)
+    if callable(note):
+        note(phase, text)
 
 
 def config_from_saved(config_class: type[T], saved: dict) -> T:

@@ -77,13 +77,8 @@ def fit_method(
 
 def _umed_config(options: FitOptions, cases: list[PreparedCase]) -> UMedConfig:
     config = UMedConfig(mode=options.mode, seed=options.seed, class_values=options.class_values)
-    if options.mode == "3d":  # never larger than the largest volume: padding is wasted work
-        multiple = size_multiple(config.features)
-        largest = np.max([case.image.shape for case in cases], axis=0)
-        config.patch = tuple(
-            int(min(p, -(-n // multiple) * multiple))
-            for p, n in zip(PATCH_3D, largest, strict=True)
-        )
+    if options.mode == "3d":
+        config.patch, config.batch_size = _patch_3d(cases, config)
     if options.iterations is not None:
         config.iterations = options.iterations
     if options.robust:
@@ -91,7 +86,27 @@ def _umed_config(options: FitOptions, cases: list[PreparedCase]) -> UMedConfig:
     return config
 
 
-PATCH_3D = (16, 64, 64)  # (d, h, w) training patch for near-isotropic volumes
+PATCH_3D = (8, 32, 32)
+"""(d, h, w) training patch for near-isotropic volumes, in voxels (12 x 31 x 31 mm on a CT at
+0.96 x 0.96 x 1.5 mm)."""
+STEP_VOXELS_3D = 2**15
+"""At most this many voxels per 3D training step (patch voxels x batch): a step's cost is bounded
+whatever the volumes' size (0.6 s on one thread of this CPU under load; docs/BENCHMARKS.md §5c).
+A 3D voxel costs about three times a 2D one (27 taps against 9), so this is about three quarters
+of the work of a 2D step (8 patches of 128 x 128)."""
+
+
+def _patch_3d(cases: list[PreparedCase], config: UMedConfig) -> tuple[tuple[int, ...], int]:
+    """The 3D training patch and batch: ``PATCH_3D``, never larger than the largest volume
+    (rounded up to the generators' multiple: padding is wasted work), and as many patches per
+    step as ``STEP_VOXELS_3D`` allows, between 1 and the 2D batch."""
+    multiple = size_multiple(config.features)
+    largest = np.max([case.image.shape for case in cases], axis=0)
+    patch = tuple(
+        int(min(p, -(-n // multiple) * multiple)) for p, n in zip(PATCH_3D, largest, strict=True)
+    )
+    batch = int(np.clip(STEP_VOXELS_3D // int(np.prod(patch)), 1, config.batch_size))
+    return patch, batch
 
 
 def _emn_config(method: str, options: FitOptions) -> EMNConfig:

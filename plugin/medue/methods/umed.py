@@ -13,7 +13,9 @@ straight-through estimator, so training sees exactly what the written file will 
 Training is min-min against a surrogate segmenter (CE + Dice): alternately one surrogate step on
 the perturbed patches (generators frozen) and one generator step that lowers the same loss
 (surrogate frozen). The perturbation becomes the easiest feature to learn; a victim trained on it
-learns it instead of the anatomy. Release is one generator pass over the ROI's bounding box.
+learns it instead of the anatomy. The fit runs at most ``iterations`` steps and stops earlier
+when the generator-step loss has plateaued (``medue.methods.stopping``); the saved history says
+how many steps ran and why it stopped. Release is one generator pass over the ROI's bounding box.
 
 Robust training (``UMedConfig.robust``, the ``robust`` preset; GitHub issue 5): at every step one
 attacker countermeasure is drawn (``medue.robust``: blur, median, down-up, re-windowing, 8-bit
@@ -50,8 +52,16 @@ from medue.methods.base import (
     check_cancel,
     config_from_saved,
     no_progress,
+    report_note,
 )
-from medue.methods.patches import PatchBatch, key_region, key_tile, sample_batch
+from medue.methods.patches import key_tile, sample_batch
+from medue.methods.stopping import PlateauRule, maximum_reason
+from medue.methods.umed_tensors import (
+    batch_tensors,
+    bounding_box,
+    case_tensors,
+    to_numpy_layout,
+)
 from medue.networks.generator import PerturbationGenerator
 from medue.networks.surrogate import build_surrogate, segmentation_loss
 from medue.prepare import PreparedCase
@@ -77,10 +87,21 @@ class UMedConfig:
     seed: int = 0
     class_values: tuple[int, ...] = ()
     robust: tuple[str, ...] = ()  # medue.robust countermeasures, one drawn per step; () = none
+    # plateau rule on the generator-step loss (medue.methods.stopping); ``iterations`` is the most
+    stop_window: int = 50  # steps per window; 0: always run ``iterations`` steps
+    stop_tolerance: float = 0.05  # relative improvement over the best window that counts
+    stop_patience: int = 2  # windows in a row without one that stop the fit
+    stop_min_steps: int = 100
 
     @property
     def spatial_dims(self) -> int:
         return 2 if self.mode == "2d" else 3
+
+    @property
+    def plateau(self) -> PlateauRule:
+        return PlateauRule(
+            self.stop_window, self.stop_tolerance, self.stop_patience, self.stop_min_steps
+        )
 
 
 @dataclass
@@ -101,14 +122,14 @@ class UMedPerturber:
 
     def perturb(self, case: PreparedCase) -> np.ndarray:
         delta = np.zeros(case.image.shape, dtype=np.float32)
-        box = _bounding_box(case.allowed, margin=2 * self.contour.size_multiple)
+        box = bounding_box(case.allowed, margin=2 * self.contour.size_multiple)
         if box is None:
             return delta
         region = tuple(slice(lo, hi) for lo, hi in box)
-        inputs = _case_tensors(case, region, self.tile, self.config, self.num_classes)
+        inputs = case_tensors(case, region, self.tile, self.config, self.num_classes)
         with torch.no_grad():
             raw = self._raw_maps(inputs["network_input"])
-            delta[region] = _to_numpy_layout(
+            delta[region] = to_numpy_layout(
                 compose(raw[:, :1], raw[:, 1:], inputs, self.config),
                 self.config.spatial_dims,
             )
@@ -182,13 +203,21 @@ def fit_umed(
         cases = ranks.shard(cases) or [cases[ranks.rank % len(cases)]]
     rng = np.random.default_rng(config.seed if ranks.world == 1 else [config.seed, ranks.rank])
     batch_size = max(1, -(-config.batch_size // ranks.world))
-    started = time.monotonic()
-    for iteration in range(config.iterations):
+    started, stopped, step = time.monotonic(), None, 0
+    for step in range(1, config.iterations + 1):
         check_cancel(cancel)
         batch = sample_batch(cases, config.patch, batch_size, tile, rng)
-        trainer.step(_batch_tensors(batch, config, num_classes))
-        progress("fit", iteration + 1, config.iterations)
-    perturber.history = trainer.summary(time.monotonic() - started)
+        trainer.step(batch_tensors(batch, config, num_classes))
+        if config.plateau.due(step):  # every rank decides on the losses of all: same stop
+            losses = np.mean(distributed.gather(trainer.generator_losses), axis=0)
+            stopped = config.plateau.reason(losses)
+        progress("fit", step, step if stopped else config.iterations)
+        if stopped:
+            break
+    seconds, stopped = time.monotonic() - started, stopped or maximum_reason(step)
+    report_note(progress, "fit", f"{step} of at most {config.iterations} steps in "
+                f"{seconds:.0f} s; {stopped}")  # fmt: skip
+    perturber.history = trainer.summary(seconds) | {"steps": step, "stopped": stopped}
     return perturber
 
 
@@ -228,23 +257,29 @@ class _MinMinTrainer:
         return compose(raw_c, raw_t, inputs, self.perturber.config)
 
     def step(self, inputs: dict) -> None:
+        """One surrogate step, then one generator step; returns nothing, appends both losses.
+
+        The generators' output is computed once, with its graph: the surrogate step reads it
+        detached, and the generator step back-propagates through it. The generators do not change
+        between the two steps (and have no batch statistics), so this is the same perturbation
+        as a second forward pass would give, at the cost of one generator pass instead of two.
+        """
         image, target = inputs["image"], inputs["classes"]
         self.perturber.contour.train()
         self.perturber.texture.train()
         attack = self._attack()
-        with torch.no_grad():
-            delta = self._delta(inputs)
+        delta = self._delta(inputs, train=True)
         self._set_trainable(self.surrogate.parameters(), True)
         self.surrogate.train()
         self.opt_surrogate.zero_grad()
-        loss = self.loss(self.train_surrogate(attack(image + delta)), target)
+        loss = self.loss(self.train_surrogate(attack(image + delta.detach())), target)
         loss.backward()
         self.opt_surrogate.step()
         self.surrogate_losses.append(loss.item())
 
         self._set_trainable(self.surrogate.parameters(), False)
         self.opt_generator.zero_grad()
-        loss = self.loss(self.surrogate(attack(image + self._delta(inputs, train=True))), target)
+        loss = self.loss(self.surrogate(attack(image + delta)), target)
         loss.backward()
         self.opt_generator.step()
         self.generator_losses.append(loss.item())
@@ -261,6 +296,7 @@ class _MinMinTrainer:
             "final_surrogate_loss": float(np.mean(self.surrogate_losses[-tail:])),
             "final_generator_loss": float(np.mean(self.generator_losses[-tail:])),
             "surrogate_loss_curve": [round(v, 4) for v in self.surrogate_losses[::10]],
+            "generator_loss_curve": [round(v, 4) for v in self.generator_losses[::10]],
         }
 
 
@@ -305,80 +341,3 @@ def _build_generators(config: UMedConfig, num_classes: int):
     )
     texture = PerturbationGenerator(config.spatial_dims, in_channels, config.features)
     return contour, texture
-
-
-def _network_input(image, classes, band, key, num_classes: int, use_key: bool) -> torch.Tensor:
-    """Channels: image, one-hot foreground classes, contour band, (key)."""
-    onehot = torch.nn.functional.one_hot(classes.long(), num_classes).movedim(-1, 1)[:, 1:]
-    parts = [image.unsqueeze(1), onehot.float(), band.unsqueeze(1)]
-    if use_key:
-        parts.append(key.unsqueeze(1))
-    return torch.cat(parts, dim=1)
-
-
-def _batch_tensors(batch: PatchBatch, config: UMedConfig, num_classes: int) -> dict:
-    """(B, d, h, w) arrays -> network tensors: (B, C, h, w) in 2D, (B, C, d, h, w) in 3D."""
-    t = {name: torch.from_numpy(np.ascontiguousarray(getattr(batch, name))) for name in
-         ("image", "classes", "band", "interior", "texture", "key")}  # fmt: skip
-    if config.spatial_dims == 2:
-        t = {name: value[:, 0] for name, value in t.items()}
-    return _assemble(
-        t, torch.from_numpy(batch.epsilon), torch.from_numpy(batch.step), config, num_classes
-    )
-
-
-def _case_tensors(case: PreparedCase, region, tile, config: UMedConfig, num_classes: int) -> dict:
-    """One case's ROI box as a batch: its slices in 2D, the whole box in 3D."""
-    starts = [s.start for s in region]
-    size = [s.stop - s.start for s in region]
-    arrays = {
-        "image": case.image[region],
-        "classes": case.classes[region],
-        "band": case.band[region].astype(np.float32),
-        "interior": case.interior[region].astype(np.float32),
-        "texture": case.texture[region],
-        "key": key_region(tile, case.classes[region], starts, size),
-    }
-    t = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
-    count = size[0] if config.spatial_dims == 2 else 1
-    if config.spatial_dims == 3:
-        t = {name: value.unsqueeze(0) for name, value in t.items()}
-    eps = torch.full((count,), case.budget.epsilon, dtype=torch.float32)
-    step = torch.full((count,), case.budget.step, dtype=torch.float32)
-    return _assemble(t, eps, step, config, num_classes)
-
-
-def _assemble(t: dict, eps, step, config: UMedConfig, num_classes: int) -> dict:
-    network_input = _network_input(
-        t["image"].float(), t["classes"], t["band"].float(), t["key"].float(), num_classes,
-        config.use_key,
-    )  # fmt: skip
-    return {
-        "network_input": network_input,
-        "image": t["image"].float().unsqueeze(1),
-        "classes": t["classes"].long().unsqueeze(1),
-        "band": t["band"].float().unsqueeze(1),
-        "interior": t["interior"].float().unsqueeze(1),
-        "texture": t["texture"].float().unsqueeze(1),
-        "key": t["key"].float().unsqueeze(1),
-        "epsilon": eps.float(),
-        "step": step.float(),
-    }
-
-
-def _to_numpy_layout(delta: torch.Tensor, dims: int) -> np.ndarray:
-    """(Z, 1, h, w) in 2D or (1, 1, d, h, w) in 3D -> (z, y, x)."""
-    return delta[:, 0].numpy() if dims == 2 else delta[0, 0].numpy()
-
-
-def _bounding_box(mask: np.ndarray, margin: int) -> list[tuple[int, int]] | None:
-    """Box around the mask, grown in-plane by ``margin`` (not along z), clipped to the image."""
-    if not mask.any():
-        return None
-    coords = np.argwhere(mask)
-    lo, hi = coords.min(axis=0), coords.max(axis=0) + 1
-    grow = [0] + [margin] * (mask.ndim - 1)
-    return [
-        (max(0, int(a) - g), min(n, int(b) + g))
-        for a, b, g, n in zip(lo, hi, grow, mask.shape, strict=True)
-    ]
