@@ -189,7 +189,7 @@ def reference_entries(work: Path, dataset: str) -> dict:
     report quotes), one entry per victim architecture: both attackers, per countermeasure,
     mean over the seeds both the release and the clean victims ran."""
     records = [json.loads(line) for line in (work / "results.jsonl").read_text().splitlines()]
-    records = [r for r in records if r["dataset"] == dataset]
+    records = [r for r in records if r["key"].startswith(f"{dataset}|")]
     entries = {}
     for arch in ARCHITECTURES:
         rows, psnr, seeds = [], None, []
