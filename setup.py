@@ -30,6 +30,8 @@ INSTALL_REQUIRES = [
     "Pillow>=10",  # JPEG / JPEG 2000 countermeasures in medue evaluate
     "kornia>=0.7",  # differentiable blur, median and JPEG for robust training (medue.robust)
     "matplotlib>=3.7",  # evaluation plots (Agg backend)
+    # DICOM GSDF and Barten's CSF for the JND measure (medue.perception); 0.4.7 needs numpy 2
+    "colour-science>=0.4.4,<0.4.7",
     # MNI152 template + tissue maps ship inside the wheel: the 2D benchmark's real data.
     "nilearn>=0.10",
 ]
