@@ -57,7 +57,9 @@ setup(
             "cryptography>=41",  # RSA keys for the auth tests' own token issuer
             "psutil>=5.9",  # the distributed tests find and kill a rank's processes
             "h5py>=3.8",  # benchmarks/msd_lung_data.py reads the MSD lung patches (HDF5)
-        ]
+        ],
+        # benchmarks/jnd_vs_cvvdp.py: ColorVideoVDP, the cross-check of medue.perception's JND
+        "jnd-check": ["cvvdp>=0.5"],
     },
     entry_points={"console_scripts": ["medue=medue.cli:main"]},
 )
