@@ -14,7 +14,7 @@ the pupil diameter (``pupil_diameter_Barten1999``, for an adapting field of
 integration.
 
 Checked against the GSDF: at 4 cycles/degree and X_0 = 2 degrees (the GSDF's own target) this
-observer's threshold is 1.3-1.4x (about sqrt 2) below one GSDF step between 1 and 140 cd/m² on the
+observer's threshold is 1.14-1.24x below one GSDF step between 1 and 140 cd/m² on the
 default display (``tests/test_jnd.py``): colour-science's constants are the binocular
 observer of Barten's book and ITU-R BT.2246, the GSDF a more conservative one.
 

@@ -18,7 +18,7 @@ flicker (a two-frame toggle), the viewer's zoom interpolation (zoom is a change 
 pixel replication), cross-orientation and cross-frequency masking. Near the Nyquist frequency the
 change is counted as its samples: a one-voxel checkerboard's visible fundamental on square pixels
 carries about two thirds of that energy, split between the two diagonals, so such a pattern is
-over-estimated by up to about 1.4x (the safe side for a protection tool). Parameters, their
+over-estimated by about 1.2x (the safe side for a protection tool). Parameters, their
 calibration and the tests that pin them: docs/METHODS.md, "JND (display-referred visibility)".
 """
 
