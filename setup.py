@@ -30,6 +30,8 @@ INSTALL_REQUIRES = [
     "Pillow>=10",  # JPEG / JPEG 2000 countermeasures in medue evaluate
     "kornia>=0.7",  # differentiable blur, median and JPEG for robust training (medue.robust)
     "matplotlib>=3.7",  # evaluation plots (Agg backend)
+    # DICOM GSDF and Barten's CSF for the JND measure (medue.perception); 0.4.7 needs numpy 2
+    "colour-science>=0.4.4,<0.4.7",
     # MNI152 template + tissue maps ship inside the wheel: the 2D benchmark's real data.
     "nilearn>=0.10",
 ]
@@ -55,7 +57,9 @@ setup(
             "cryptography>=41",  # RSA keys for the auth tests' own token issuer
             "psutil>=5.9",  # the distributed tests find and kill a rank's processes
             "h5py>=3.8",  # benchmarks/msd_lung_data.py reads the MSD lung patches (HDF5)
-        ]
+        ],
+        # benchmarks/jnd_vs_cvvdp.py: ColorVideoVDP, the cross-check of medue.perception's JND
+        "jnd-check": ["cvvdp>=0.5"],
     },
     entry_points={"console_scripts": ["medue=medue.cli:main"]},
 )
