@@ -161,6 +161,13 @@ def test_build_classifier_gives_logits(arch: str, spatial_dims: int) -> None:
     assert logits.shape == (2, 4)
 
 
+def test_densenet_pads_small_images_to_what_it_can_pool() -> None:
+    small = [Sample(image[:28, :28], s.label) for s in toy(6, 0) for image in [s.image]]
+    run = train_victim(small, small[:3], "densenet121", 0, 1, batch_size=6)
+    assert run.shape == (32, 32)  # 28x28 fails in DenseNet-121's last transition's pooling
+    assert train_victim(small, small[:3], "resnet18", 0, 1, batch_size=6).shape == (28, 28)
+
+
 def test_3d_volumes_train() -> None:
     rng = np.random.default_rng(0)
     volumes = [Sample(rng.normal(0, 1, (8, 32, 32)).astype(np.float32), i % 2) for i in range(6)]

@@ -60,6 +60,7 @@ from medue.networks.classifier import ARCHITECTURES, build_classifier
 
 EVAL_BATCH = 32
 MIN_IMAGES_TO_VALIDATE = 4  # below this, the release-only attacker keeps its last model
+MIN_EXTENT = {"densenet121": 32}  # it halves each axis five times: a 28x28 image pools to nothing
 
 
 class Sample(NamedTuple):
@@ -149,7 +150,8 @@ def train_victim(
     ``validation_fraction`` of ``train`` (``validation_split``, drawn with ``seed``) is held out
     of training and scored after each epoch, for the attacker with only the release (module
     docstring); 0, the default, holds out nothing. ``num_classes`` defaults to the largest label
-    + 1; ``shape`` to the largest extent of each axis over all images (held-out ones included).
+    + 1; ``shape`` to the largest extent of each axis over all images (held-out ones included),
+    raised to ``MIN_EXTENT`` for an architecture that needs it (zero padding).
     ``countermeasure`` is a registered name or an instance (None: none); a data-side one
     transforms the held-out images too (the attacker validates on what he trains on).
     Deterministic for ``seed`` on a given machine and thread count: the seed fixes the initial
@@ -161,6 +163,7 @@ def train_victim(
     cm = _countermeasure(countermeasure, spatial_dims)
     if shape is None:
         shape = tuple(max(s.image.shape[i] for s in (*train, *test)) for i in range(spatial_dims))
+    shape = tuple(max(int(n), MIN_EXTENT.get(arch, 1)) for n in shape)
     train_images, train_labels = prepare(train, shape)
     test_images, test_labels = prepare(test, shape)
     train_images = _preprocess(cm, train_images, spatial_dims)
