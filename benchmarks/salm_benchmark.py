@@ -1,35 +1,45 @@
 #!/usr/bin/env python3
 """SALM on the classification benchmarks: releases made with the real protect job, victims trained
-on each release and on the originals, tested on the clean test split.
+on each release and on the originals, tested on the clean test split, for both attackers.
 
-Usage (a task folder from ``benchmarks/classify_data.py``, holding ``train/`` and ``test/``)::
+Usage (a task folder holding ``train/`` and ``test/``: ``benchmarks/classify_data.py``,
+``benchmarks/pneumoniamnist_data.py``)::
 
     PYTHONPATH=plugin python benchmarks/salm_benchmark.py /tmp/cls/brain-level \\
-        --releases salm:strong:0.1 salm-random:strong:0.1 salm-emn-image:strong \\
+        --releases salm:strong:0.1 salm-random:eps8:0.1 salm-emn-image:strong bench-orient:eps2 \\
         --victims resnet18 densenet121 --seeds 0 1 2 --epochs 20 --threads 1
 
-A release is ``method:preset[:K]`` (K the share of voxels SALM changes; the whole-image baseline
-ignores it). Besides the product's presets, ``psnrNN`` (defined here only, to draw the frontier)
-sets epsilon by the whole-image PSNR floor NN dB alone. Each release lands in
-``OUT/releases/<release>/`` (reused when its manifest exists), its victims in
-``OUT/evaluations/<release>/`` (resumable), and the table of all of them, with the visibility
-read from the release's manifest (files as written), in ``OUT/salm.{md,json}``; with several K
-for one method, ``OUT/k_sweep.png`` plots protected accuracy against K.
+A release is ``method:budget[:K]`` (K the share of voxels SALM changes; the whole-image baseline
+ignores it). The budget is a product preset, ``psnrNN`` (defined here only, to draw the
+frontier: epsilon set by the whole-image PSNR floor NN dB alone) or ``epsNN`` (``--epsilon NN``,
+native units). ``bench-orient`` and ``bench-presence`` are class-wise fixed patterns built here,
+not product methods (``pattern_release``): ±epsilon stripes whose *orientation* is the class,
+or a pattern *present* on every class but the first; unlike a pattern that encodes the class by
+its sign (phase), a flip of the image does not undo either. Each release lands in
+``OUT/releases/<release>/`` (reused when it is complete), its victims in
+``OUT/evaluations/<release>/`` (resumable; every victim holds out ``--validation-fraction`` of
+its training images, per class, for the attacker with only the release), and the table of all of
+them in ``OUT/salm.{md,json}``, with the visibility measured on the written files against the
+originals (``visibility``); with several K for one method, ``OUT/k_sweep.png`` plots protected
+accuracy against K.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
 import torch
 
 from medue.budget import PRESETS, BudgetRequest, Preset
-from medue.class_datasets import discover_classified
+from medue.class_datasets import class_names, discover_classified
 from medue.evaluate.classification import (
     ClassificationSettings,
     evaluate_classification,
@@ -39,6 +49,9 @@ from medue.evaluate.classifier_victim import train_victim
 from medue.job import ProtectSettings, protect_dataset
 
 HERE = Path(__file__).resolve().parent
+PATTERNS = ("bench-orient", "bench-presence")
+"""Class-wise fixed patterns made by this script only (no product method encodes a class by the
+orientation or the presence of a pattern on a classification dataset)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--iterations", type=int, help="SALM rounds (default: the method's)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--validation-fraction", type=float, default=0.2,
+        help="share of each class's training images the attacker with only the release holds out",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/salm/<task>")
     parser.add_argument(
         "--combined", action="store_true",
@@ -62,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or HERE / "results" / "salm" / args.task.name
     settings = ClassificationSettings(
         victims=tuple(args.victims), countermeasures=tuple(args.countermeasures),
-        seeds=tuple(args.seeds), epochs=args.epochs,
+        seeds=tuple(args.seeds), epochs=args.epochs, validation_fraction=args.validation_fraction,
     )  # fmt: skip
     rows = []
     for name in args.releases:
@@ -73,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             settings, progress=_log_progress(name), store=out / "runs.json",
         )  # fmt: skip
         log(f"{name}: victims done in {time.time() - started:.0f} s")
-        rows.append(_row(name, release, result))
+        rows.append(_row(name, args.task / "train", release, result))
     write_table(out, rows)
     print((out / "salm.md").read_text())
     if args.combined:
@@ -119,16 +136,25 @@ def class_combined(task: Path, release: Path, settings: ClassificationSettings) 
 
 
 def make_release(train: Path, target: Path, name: str, args: argparse.Namespace) -> Path:
-    """The release ``method:preset[:K]`` of ``train`` (made once; reused when its manifest is
-    there)."""
-    if (target / "medue" / "manifest.json").exists():
+    """The release ``method:budget[:K]`` of ``train`` (made once; reused when its manifest, or a
+    pattern release's ``pattern.json``, is there)."""
+    if (target / "medue" / "manifest.json").exists() or (target / "pattern.json").exists():
         return target
     method, preset, *rest = name.split(":")
+    if method in PATTERNS:
+        if not preset.startswith("eps"):
+            raise SystemExit(f"{name}: a pattern release takes epsNN (grey levels)")
+        period = int(rest[0]) if rest else 2
+        return pattern_release(train, target, method, float(preset.removeprefix("eps")), period)
     if preset.startswith("psnr") and preset not in PRESETS:
         floor = float(preset.removeprefix("psnr"))
         PRESETS[preset] = Preset(1e9, floor, f"whole-image PSNR >= {floor:g} dB (benchmark only)")
+    budget = (
+        BudgetRequest(epsilon=float(preset.removeprefix("eps")))
+        if preset.startswith("eps") else BudgetRequest(preset=preset)
+    )  # fmt: skip
     settings = ProtectSettings(
-        method=method, budget=BudgetRequest(preset=preset),
+        method=method, budget=budget,
         top_k=float(rest[0]) if rest else None, iterations=args.iterations,
     )  # fmt: skip
     started = time.time()
@@ -139,20 +165,97 @@ def make_release(train: Path, target: Path, name: str, args: argparse.Namespace)
     return target
 
 
-def _row(name: str, release: Path, result: dict) -> dict:
-    manifest = json.loads((release / "medue" / "manifest.json").read_text())
-    cases = manifest["cases"]
+def pattern_stripes(shape: tuple[int, int], orientation: int, period: int) -> np.ndarray:
+    """±1 stripes of ``period`` pixels (half +1, half -1) across rows (0), columns (1) or both
+    (2: a checkerboard)."""
+    rows, cols = np.indices(shape)
+    index = (rows, cols, rows + cols)[orientation]
+    return np.where((index // max(1, period // 2)) % 2 == 0, 1.0, -1.0)
+
+
+def class_pattern(method: str, label: int, shape: tuple[int, int], period: int) -> np.ndarray:
+    """The pattern of class ``label``: ``bench-orient`` stripes of orientation ``label`` (rows,
+    columns, diagonal); ``bench-presence`` nothing for class 0, else stripes of orientation
+    ``label - 1``. At most three (orient) or four (presence) classes."""
+    orientation = label if method == "bench-orient" else label - 1
+    if orientation < 0:
+        return np.zeros(shape)
+    if orientation > 2:
+        raise SystemExit(f"{method}: three orientations only, class {label} has none")
+    return pattern_stripes(shape, orientation, period)
+
+
+def pattern_release(train: Path, target: Path, method: str, epsilon: float, period: int) -> Path:
+    """Each 2D image plus ``epsilon`` × its class's pattern, clipped to its stored type's range,
+    written as its original was (same relative path and format, header copied), with the
+    dataset's CSV; ``pattern.json`` (written last) records the parameters."""
+    started = time.time()
+    cases = [case for case in discover_classified(train) if not case.problem]
+    names = class_names(cases)
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    for case in cases:
+        original = sitk.ReadImage(str(case.image))
+        array = sitk.GetArrayFromImage(original)
+        if array.ndim != 2:
+            raise SystemExit(f"{case.image}: pattern releases are for 2D images")
+        pattern = class_pattern(method, names.index(case.category), array.shape, period)
+        changed = array.astype(np.float64) + epsilon * pattern
+        if np.issubdtype(array.dtype, np.integer):
+            info = np.iinfo(array.dtype)
+            changed = np.clip(np.round(changed), info.min, info.max)
+        written = sitk.GetImageFromArray(changed.astype(array.dtype))
+        written.CopyInformation(original)
+        path = staging / case.image.relative_to(train)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sitk.WriteImage(written, str(path), useCompression=True)
+    for table in train.glob("*.csv"):
+        shutil.copy2(table, staging / table.name)
+    record = {"method": method, "epsilon": epsilon, "period": period, "classes": names}
+    (staging / "pattern.json").write_text(json.dumps(record, indent=1))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    log(f"{method}:eps{epsilon:g}: wrote {len(cases)} images in {time.time() - started:.0f} s")
+    return target
+
+
+def visibility(train: Path, release: Path) -> dict:
+    """Whole-image PSNR of each written file against its original: peak 255 for 8-bit files,
+    else the original's own range; mean and min over the images the release changed, how many it
+    left unchanged (PSNR infinite), the largest change and the mean share of pixels changed."""
+    psnr, changed, largest = [], [], 0.0
+    for case in discover_classified(train):
+        if case.problem:
+            continue
+        clean = sitk.GetArrayFromImage(sitk.ReadImage(str(case.image)))
+        written = sitk.GetArrayFromImage(
+            sitk.ReadImage(str(release / case.image.relative_to(train)))
+        )
+        peak = 255.0 if clean.dtype == np.uint8 else float(np.ptp(clean))
+        difference = written.astype(np.float64) - clean.astype(np.float64)
+        mse = float(np.mean(difference**2))
+        psnr.append(10 * math.log10(peak**2 / mse) if mse else math.inf)
+        changed.append(float(np.mean(difference != 0)))
+        largest = max(largest, float(np.abs(difference).max()))
+    finite = [value for value in psnr if math.isfinite(value)]
+    return {
+        "psnr_db_mean": float(np.mean(finite)) if finite else math.inf,
+        "psnr_db_min": min(finite, default=math.inf),
+        "unchanged_images": len(psnr) - len(finite),
+        "epsilon_max": largest,
+        "changed_fraction": float(np.mean(changed)),
+    }
+
+
+def _row(name: str, train: Path, release: Path, result: dict) -> dict:
+    manifest_path = release / "medue" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     return {
         "release": name,
-        "top_k": manifest["settings"].get("top_k"),
-        "psnr_db_mean": manifest["summary"]["psnr_db_mean"],
-        "psnr_db_min": manifest["summary"]["psnr_db_min"],
-        "epsilon_native": [
-            min(c["epsilon_native"] for c in cases),
-            max(c["epsilon_native"] for c in cases),
-        ],  # fmt: skip
-        "changed_fraction": max(c["metrics"]["changed_fraction"] for c in cases),
-        "history": manifest["method"].get("history", {}),
+        "top_k": manifest.get("settings", {}).get("top_k"),
+        **visibility(train, release),
+        "psnr_own_range_manifest": manifest.get("summary", {}).get("psnr_db_mean"),
+        "history": manifest.get("method", {}).get("history", {}),
         "classes": result["classes"],
         "victims": result["rows"],
     }
@@ -168,19 +271,26 @@ def write_table(out: Path, rows: list[dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(list(stored.values()), indent=1))
     lines = [
-        "| release | PSNR mean / min (dB) | ε (native) | changed | victim | countermeasure | "
-        "clean acc (best) | protected acc (best) | worst seed | protected acc (final) | chance |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "Clean-test accuracy of the model each attacker keeps (mean, per seed in brackets): the "
+        "attacker with only the release keeps the model best on the share of the release it "
+        "held out; the attacker who early-stops on clean data, the epoch best on the clean test "
+        "images. PSNR on the written files (peak 255 for 8-bit images).",
+        "",
+        "| release | PSNR mean / min (dB) | max change | changed | victim | countermeasure | "
+        "seeds | clean: only the release / early-stops on clean | protected, attacker with "
+        "only the release | protected, attacker who early-stops on clean | protected, last "
+        "model | chance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in stored.values():
-        eps = "–".join(f"{e:g}" for e in dict.fromkeys(row["epsilon_native"]))
         for v in row["victims"]:
             clean, prot = v["clean"], v["protected"]
             lines.append(
-                f"| {row['release']} | {row['psnr_db_mean']:.1f} / {row['psnr_db_min']:.1f} | "
-                f"{eps} | {row['changed_fraction']:.1%} | {v['victim']} | {v['countermeasure']} "
-                f"| {_pm(clean['best_accuracy'])} | {_pm(prot['best_accuracy'])} | "
-                f"{prot['worst_seed_best_accuracy']:.3f} | {_pm(prot['final_accuracy'])} | "
+                f"| {row['release']} | {_psnr(row)} | {row.get('epsilon_max', math.nan):g} | "
+                f"{row['changed_fraction']:.1%} | {v['victim']} | {v['countermeasure']} | "
+                f"{prot['seeds']} | {_mean(clean, 'release_only_accuracy')} / "
+                f"{_mean(clean, 'best_accuracy')} | {_seeds(prot, 'release_only_accuracy')} | "
+                f"{_seeds(prot, 'best_accuracy')} | {_mean(prot, 'final_accuracy')} | "
                 f"{v['chance']:.2f} |"
             )
     (out / "salm.md").write_text("\n".join(lines) + "\n")
@@ -225,8 +335,21 @@ def k_sweep(out: Path, rows: list[dict]) -> None:
     plt.close(figure)
 
 
-def _pm(pair: list[float]) -> str:
-    return f"{pair[0]:.3f} ± {pair[1]:.3f}"
+def _psnr(row: dict) -> str:
+    shown = f"{row['psnr_db_mean']:.1f} / {row['psnr_db_min']:.1f}"
+    unchanged = row.get("unchanged_images", 0)
+    return shown + (f" ({unchanged} images unchanged)" if unchanged else "")
+
+
+def _mean(stats: dict, key: str) -> str:
+    return f"{stats[key][0]:.3f}" if key in stats else "—"
+
+
+def _seeds(stats: dict, key: str) -> str:
+    """``mean (seed, seed, ...)``; the mean alone for a row stored before per-seed values."""
+    per_seed = stats.get(f"{key}_per_seed", [])
+    listed = f" ({', '.join(f'{value:.3f}' for value in per_seed)})" if len(per_seed) > 1 else ""
+    return _mean(stats, key) + listed
 
 
 def _slug(name: str) -> str:

@@ -67,7 +67,7 @@ def test_evaluate_trains_victims_on_a_salm_release_and_tests_on_clean_images(tmp
     assert row["victim"] == "resnet18" and row["chance"] == 1 / 3
     for side in ("clean", "protected"):
         assert row[side]["seeds"] == 1 and 0 <= row[side]["best_accuracy"][0] <= 1
-    assert "protected acc (best)" in result.stdout
+    assert "protected acc, release-only attacker" in result.stdout
     wrong = medue("evaluate", data, release, tmp_path / "e2", "--victims", "unet")
     assert wrong.returncode != 0 and "classification victims are" in wrong.stderr
 

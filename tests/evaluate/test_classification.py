@@ -1,9 +1,11 @@
-"""``medue evaluate``'s classification engine: hold-out split and the refusal of a release that is
-not the clean dataset's."""
+"""``medue evaluate``'s classification engine: hold-out split, the refusal of a release that is
+not the clean dataset's, and both attackers in the results."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -43,3 +45,36 @@ def test_rows_the_table_refuses_are_left_out_as_protect_leaves_them_out(tmp_path
     (clean / "left" / "notes.nii.gz").write_text("not an image")  # a class folder's bad file
     data = read_class_set(clean)
     assert len(data.ids) == 9 and not any("notes" in i for i in data.ids)
+
+
+def test_results_show_both_attackers(tmp_path):
+    clean = write_dataset(tmp_path / "clean", per_class=6)
+    test = write_dataset(tmp_path / "test", per_class=2, seed=9)
+    settings = ClassificationSettings(victims=("resnet18",), seeds=(0, 1), epochs=2)
+    assert settings.validation_fraction == 0.2
+    results = evaluate_classification(clean, clean, test, tmp_path / "out", settings)
+    (row,) = results["rows"]
+    for side in ("clean", "protected"):
+        stats = row[side]
+        assert stats["seeds"] == 2 and stats["seed_numbers"] == [0, 1]
+        for key in ("release_only_accuracy", "best_accuracy", "final_accuracy"):
+            assert 0 <= stats[key][0] <= 1, key
+        assert len(stats["release_only_accuracy_per_seed"]) == 2
+        assert stats["best_accuracy"][0] >= stats["release_only_accuracy"][0]
+    runs = json.loads((tmp_path / "out" / "runs.json").read_text())
+    assert len(runs) == 4
+    for run in runs.values():  # 0.2 of each class's 6 images held out, per seed
+        assert (
+            run["validation_images"] == 3
+            and len(run["validation_balanced_accuracy_per_epoch"]) == 2
+        )
+        assert (
+            run["release_only_accuracy"] == run["accuracy_per_epoch"][run["release_only_epoch"] - 1]
+        )
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "protected acc, release-only attacker" in table
+    assert "protected acc, early-stops on clean" in table
+    assert "protected acc, last model" in table
+    other = replace(settings, validation_fraction=0.0)  # another split: trained again, not reused
+    evaluate_classification(clean, clean, test, tmp_path / "out", other)
+    assert len(json.loads((tmp_path / "out" / "runs.json").read_text())) == 8

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 import torch
 
+from medue.evaluate import classifier_victim
 from medue.evaluate.classifier_victim import (
     Sample,
     build_classifier,
@@ -38,6 +39,7 @@ from medue.evaluate.classifier_victim import (
     prepare,
     scores,
     train_victim,
+    validation_split,
 )
 from medue.evaluate.countermeasures import SliceCountermeasure
 from tests.conftest import torch_threads
@@ -159,6 +161,13 @@ def test_build_classifier_gives_logits(arch: str, spatial_dims: int) -> None:
     assert logits.shape == (2, 4)
 
 
+def test_densenet_pads_small_images_to_what_it_can_pool() -> None:
+    small = [Sample(image[:28, :28], s.label) for s in toy(6, 0) for image in [s.image]]
+    run = train_victim(small, small[:3], "densenet121", 0, 1, batch_size=6)
+    assert run.shape == (32, 32)  # 28x28 fails in DenseNet-121's last transition's pooling
+    assert train_victim(small, small[:3], "resnet18", 0, 1, batch_size=6).shape == (28, 28)
+
+
 def test_3d_volumes_train() -> None:
     rng = np.random.default_rng(0)
     volumes = [Sample(rng.normal(0, 1, (8, 32, 32)).astype(np.float32), i % 2) for i in range(6)]
@@ -217,3 +226,70 @@ def test_bad_inputs_are_refused(task) -> None:
         train_victim(train, test, "resnet18", 0, 1, num_classes=2)
     with pytest.raises(ValueError, match="unknown countermeasure"):
         train_victim(train, test, "resnet18", 0, 1, countermeasure="nope")
+
+
+def test_validation_split_holds_out_a_share_of_each_class() -> None:
+    labels = np.array([0] * 10 + [1] * 20 + [2] * 1)
+    held = validation_split(labels, 0.2, seed=0)
+    assert held.dtype == bool and held.shape == labels.shape
+    assert [int(held[labels == c].sum()) for c in (0, 1, 2)] == [2, 4, 0]  # never all of a class
+    np.testing.assert_array_equal(validation_split(labels, 0.2, seed=0), held)
+    assert not np.array_equal(validation_split(labels, 0.2, seed=1), held)
+    assert not validation_split(labels, 0.0, seed=0).any()
+    assert not validation_split(labels[:3], 0.5, seed=0).any()  # too few images to validate
+    with pytest.raises(ValueError, match="validation_fraction"):
+        validation_split(labels, 1.0, seed=0)
+
+
+def test_held_out_images_are_not_trained_on(task, monkeypatch) -> None:
+    counts = []
+    batches = classifier_victim._batches
+
+    def recorded(count, batch_size, generator):
+        counts.append(count)
+        return batches(count, batch_size, generator)
+
+    monkeypatch.setattr(classifier_victim, "_batches", recorded)
+    train, test = task[0][:24], task[1][:6]
+    run = train_victim(train, test, "resnet18", 0, 2, batch_size=8, validation_fraction=0.25)
+    assert run.validation_images == 6 and counts == [18, 18]  # 2 of each class's 8 held out
+    assert len(run.validation_balanced_accuracy_per_epoch) == 2
+    assert all(0 <= v <= 1 for v in run.validation_balanced_accuracy_per_epoch)
+    counts.clear()
+    plain = train_victim(train, test, "resnet18", 0, 1, batch_size=8)
+    assert counts == [24] and plain.validation_images == 0
+    assert plain.validation_balanced_accuracy_per_epoch == []
+    assert plain.release_only_epoch == 1  # without a validation split: the last model
+
+
+def test_each_attacker_keeps_its_own_epoch(task, monkeypatch) -> None:
+    """Scripted predictions: the clean test set is best at epoch 1, the held-out part of the
+    release at epoch 3, the last epoch is 4; each attacker must report its own epoch's scores."""
+    train, test = task[0][:24], task[1][:9]  # 6 held out: told apart by size
+    test_labels = np.array([s.label for s in test])
+    test_right = iter([9, 4, 3, 6])  # test images right per epoch
+    valid_right = iter([1, 2, 6, 3])  # held-out images right per epoch
+
+    def scripted(model, images):
+        labels = test_labels if len(images) == len(test) else held_labels[0]
+        right = next(test_right if len(images) == len(test) else valid_right)
+        return np.where(np.arange(len(labels)) < right, labels, (labels + 1) % 3)
+
+    split = classifier_victim.validation_split
+    held_labels = []
+
+    def recording_split(labels, fraction, seed):
+        held = split(labels, fraction, seed)
+        held_labels.append(labels[held])
+        return held
+
+    monkeypatch.setattr(classifier_victim, "predict", scripted)
+    monkeypatch.setattr(classifier_victim, "validation_split", recording_split)
+    run = train_victim(train, test, "resnet18", 0, 4, batch_size=8, validation_fraction=0.25)
+    assert run.accuracy_per_epoch == pytest.approx([1.0, 4 / 9, 3 / 9, 6 / 9])
+    assert run.best_epoch == 1 and run.best_accuracy == 1.0  # early-stops on clean
+    assert run.release_only_epoch == 3  # best on the release's held-out images
+    assert run.release_only_accuracy == pytest.approx(3 / 9)
+    assert run.release_only_balanced_accuracy == run.balanced_accuracy_per_epoch[2]
+    assert run.final_accuracy == pytest.approx(6 / 9)  # the last model
+    assert np.argmax(run.validation_balanced_accuracy_per_epoch) == 2

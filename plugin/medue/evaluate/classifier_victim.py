@@ -3,10 +3,19 @@
 The classification counterpart of ``medue.evaluate.victim`` (the segmentation judge), for SALM:
 a protection of a classification dataset works when a classifier trained on the protected copy
 fails on clean scans. As there, the victim is independent of the protector (its own architecture,
-initialisation and schedule), it is scored on *clean* test images after every epoch, and the
-summary gives the best epoch (an attacker early-stopping on a clean validation set) and the final
-one (an attacker without one), next to two floors: chance (1 / number of classes) and the
-majority-class rate of the test set (the best any constant answer scores there).
+initialisation and schedule), it is scored on *clean* test images after every epoch. One run gives
+what two attackers get, as in ``medue.evaluate.victim``:
+
+- **the attacker with only the release** holds out ``validation_fraction`` of the training images
+  (stratified by class, by image; ``validation_split``), trains on the rest and keeps the model
+  whose balanced accuracy on that held-out part of the release is best
+  (``release_only_accuracy``); without a validation split it keeps the last model;
+- **the attacker who early-stops on clean data** keeps the epoch best on the clean test images
+  (``best_*``); the last model is reported too (``final_*``).
+
+Both come from the same run (the training images minus the held-out ones), next to two floors:
+chance (1 / number of classes) and the majority-class rate of the test set (the best any constant
+answer scores there).
 
 Images go in as read from the files, in native units, each ``(H, W)`` (2D) or ``(D, H, W)`` (3D).
 Each is normalised on its own as ``medue.evaluate.slices.normalise`` does (uint8 / 255, anything
@@ -50,6 +59,8 @@ from medue.intensity import percentile_window
 from medue.networks.classifier import ARCHITECTURES, build_classifier
 
 EVAL_BATCH = 32
+MIN_IMAGES_TO_VALIDATE = 4  # below this, the release-only attacker keeps its last model
+MIN_EXTENT = {"densenet121": 32}  # it halves each axis five times: a 28x28 image pools to nothing
 
 
 class Sample(NamedTuple):
@@ -80,6 +91,12 @@ class VictimRun:
     majority: float  # the test share of its most frequent class
     seconds: float  # training and scoring, after the data-side countermeasure
     countermeasure: dict[str, Any] = field(default_factory=lambda: Countermeasure().as_dict())
+    release_only_accuracy: float = float("nan")  # clean-test scores of the model the attacker
+    release_only_balanced_accuracy: float = float("nan")  # with only the release keeps
+    release_only_epoch: int = 0  # 1-based: best on its validation images, else the last one
+    validation_balanced_accuracy_per_epoch: list[float] = field(default_factory=list)  # on the
+    # held-out training images (part of the release, for a protected run); empty if none
+    validation_images: int = 0  # how many training images were held out (not trained on)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -126,11 +143,17 @@ def train_victim(
     num_classes: int | None = None,
     shape: Sequence[int] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    validation_fraction: float = 0.0,
 ) -> VictimRun:
     """Train ``arch`` from scratch on ``train`` (Adam, cross-entropy), score on ``test`` each epoch.
 
-    ``num_classes`` defaults to the largest label + 1; ``shape`` to the largest extent of each
-    axis over all images. ``countermeasure`` is a registered name or an instance (None: none).
+    ``validation_fraction`` of ``train`` (``validation_split``, drawn with ``seed``) is held out
+    of training and scored after each epoch, for the attacker with only the release (module
+    docstring); 0, the default, holds out nothing. ``num_classes`` defaults to the largest label
+    + 1; ``shape`` to the largest extent of each axis over all images (held-out ones included),
+    raised to ``MIN_EXTENT`` for an architecture that needs it (zero padding).
+    ``countermeasure`` is a registered name or an instance (None: none); a data-side one
+    transforms the held-out images too (the attacker validates on what he trains on).
     Deterministic for ``seed`` on a given machine and thread count: the seed fixes the initial
     weights, the batch order and the countermeasure's randomness. A trailing batch of one image
     joins the one before it (BatchNorm cannot train on a single image at 1x1 resolution).
@@ -140,9 +163,13 @@ def train_victim(
     cm = _countermeasure(countermeasure, spatial_dims)
     if shape is None:
         shape = tuple(max(s.image.shape[i] for s in (*train, *test)) for i in range(spatial_dims))
+    shape = tuple(max(int(n), MIN_EXTENT.get(arch, 1)) for n in shape)
     train_images, train_labels = prepare(train, shape)
     test_images, test_labels = prepare(test, shape)
     train_images = _preprocess(cm, train_images, spatial_dims)
+    held = validation_split(train_labels, validation_fraction, seed)
+    valid_images, valid_labels = train_images[held], train_labels[held]
+    train_images, train_labels = train_images[~held], train_labels[~held]
     hook = _classification_hook(cm)
     _seed_everything(seed)
     model = build_classifier(arch, spatial_dims, num_classes)
@@ -152,11 +179,11 @@ def train_victim(
     order = torch.Generator().manual_seed(seed)
     hook_generator = torch.Generator().manual_seed(seed + 2)
     start = time.perf_counter()
-    accuracy, balanced, losses, recalls = [], [], [], []
+    accuracy, balanced, losses, recalls, validated = [], [], [], [], []
     for epoch in range(1, epochs + 1):
         model.train()
         total = 0.0
-        for batch in _batches(len(train), batch_size, order):
+        for batch in _batches(len(train_labels), batch_size, order):
             images, labels = inputs[batch], targets[batch]
             if hook is not None:
                 images, labels = hook(model, loss_fn, images, labels, hook_generator)
@@ -165,15 +192,18 @@ def train_victim(
             loss.backward()
             optimiser.step()
             total += loss.item() * len(batch)
-        losses.append(total / len(train))
+        losses.append(total / len(train_labels))
         predicted = predict(model, test_images)
         acc, bal = scores(predicted, test_labels)
         accuracy.append(acc)
         balanced.append(bal)
         recalls.append(class_recalls(predicted, test_labels, num_classes))
+        if held.any():
+            validated.append(scores(predict(model, valid_images), valid_labels)[1])
         if progress is not None:
             progress(epoch, epochs, acc)
     best = int(np.argmax(balanced))
+    kept = int(np.argmax(validated)) if validated else epochs - 1
     return VictimRun(
         architecture=arch,
         seed=seed,
@@ -192,7 +222,30 @@ def train_victim(
         majority=float(np.bincount(test_labels).max() / len(test_labels)),
         seconds=time.perf_counter() - start,
         countermeasure=cm.as_dict(),
+        release_only_accuracy=accuracy[kept],
+        release_only_balanced_accuracy=balanced[kept],
+        release_only_epoch=kept + 1,
+        validation_balanced_accuracy_per_epoch=validated,
+        validation_images=int(held.sum()),
     )
+
+
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Which training images (a boolean mask over ``labels``) the attacker with only the release
+    holds out: ``round(fraction * n)`` of each class's n images, at least one and never all of
+    them (none of a class of one), drawn with ``seed``. Nothing when ``fraction`` is 0 or there
+    are fewer than ``MIN_IMAGES_TO_VALIDATE`` images."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+    held = np.zeros(len(labels), dtype=bool)
+    if fraction <= 0 or len(labels) < MIN_IMAGES_TO_VALIDATE:
+        return held
+    rng = np.random.default_rng(seed)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = min(len(members) - 1, max(1, round(fraction * len(members))))
+        held[rng.choice(members, size=count, replace=False)] = True
+    return held
 
 
 @torch.no_grad()
