@@ -91,7 +91,7 @@ def test_originals_untouched_and_manifest_complete(small_dataset, protected):
     before, outcome = protected
     assert tree_hashes(small_dataset) == before
     manifest = json.loads(outcome.manifest.read_text())
-    assert manifest["settings"]["method"] == "pattern-blocks"  # the default
+    assert manifest["settings"]["method"] == "pattern-checker"  # the default
     assert manifest["method"]["key"] == 0
     assert len(manifest["cases"]) == 4 and not manifest["failed"]
     for entry in manifest["cases"]:

@@ -44,7 +44,7 @@ def test_connect_preview_flicker_protect_cancel_export(panel, medue_server: Serv
     ui.connectButton.click()
     assert "2 images (2 with labels)" in ui.serverStatusLabel.text
     assert (
-        ui.methodCombo.currentText == "pattern-blocks" and ui.presetCombo.currentText == "balanced"
+        ui.methodCombo.currentText == "pattern-checker" and ui.presetCombo.currentText == "balanced"
     )
     assert ui.imageList.items == ["brain2  (labels)", "breast1  (labels)"]
     assert not ui.loginWidget.visible and ui.previewButton.enabled and ui.protectButton.enabled
