@@ -312,9 +312,12 @@ def _score_table(rows: Sequence[dict]) -> str:
             f"<td>{r[prefix + 'ratio']:.0%}</td>"
         )
 
+    def name(r: dict) -> str:  # a row measured on fewer seeds than the table says so
+        seeds = r.get("seeds")
+        return r["countermeasure"] + (f" ({seeds} seed{'s' * (seeds != 1)})" if seeds else "")
+
     body = "".join(
-        f"<tr><td>{html.escape(r['countermeasure'])}</td>{cells(r, 'release_only_')}"
-        f"{cells(r, '')}</tr>"
+        f"<tr><td>{html.escape(name(r))}</td>{cells(r, 'release_only_')}{cells(r, '')}</tr>"
         for r in rows
     )
     head = "<th>clean victim DSC</th><th>protected victim DSC</th><th>protected / clean</th>"
