@@ -28,8 +28,8 @@ the 16-slice lesion set) left a DRIVE victim 93 % of its clean DSC. Its numbers:
 
 def band_radius_for(method: str | None) -> int:
     """The contour band a method uses unless the user sets one (``--band-radius``): 0 for the
-    fixed patterns (the pattern on the ROI alone: on DRIVE the band cost PSNR for no more
-    protection, docs/BENCHMARKS.md section 13), UMed's 3 voxels for the others (and for None)."""
+    fixed patterns (the pattern on the ROI alone: on DRIVE the band's PSNR buys more as amplitude
+    on the ROI, docs/BENCHMARKS.md section 13), UMed's 3 voxels for the others (and None)."""
     return 0 if method in PATTERN_METHODS else UMED_BAND_RADIUS
 
 
