@@ -223,7 +223,7 @@ def _case_row(case: dict) -> str:
     m = case["metrics"]
     window = case["window"]
     numbers = (
-        _visibility_lines(m) + _psnr_text(m) + f"<br>SSIM {m['ssim']:.4f}<br>"
+        _jnd_line(m) + _visibility_lines(m) + _psnr_text(m) + f"<br>SSIM {m['ssim']:.4f}<br>"
         f"max change {m['max_abs_change']:g} (eps {case['epsilon_native']:g}"
         f"{': ' + html.escape(case['budget_rule']) if case.get('budget_rule') else ''})<br>"
         f"RMS change {m['rms_change']:.3f}<br>changed voxels {100 * m['changed_fraction']:.2f}%<br>"
@@ -234,6 +234,18 @@ def _case_row(case: dict) -> str:
         f'<img src="{html.escape(figure)}" alt="{html.escape(case["image_id"])}">' if figure else ""
     )
     return f"<tr><td>{html.escape(case['image_id'])}</td><td>{image}</td><td>{numbers}</td></tr>"
+
+
+def _jnd_line(m: dict) -> str:
+    """What a reader sees, in just-noticeable differences (worst patch), at 1x / 2x / 4x zoom."""
+    if "jnd" not in m:
+        return ""
+    j = m["jnd"]
+    return (
+        f"<b>JND {j['1x']:.2f} / {j['2x']:.2f} / {j['4x']:.2f}</b> at 1x / 2x / 4x zoom "
+        f"(window {html.escape(j['window'])}; {html.escape(j['display'])}; under 1 is not "
+        "seen)<br>"
+    )
 
 
 def _visibility_lines(m: dict) -> str:

@@ -210,3 +210,7 @@ def test_the_default_release_of_an_8bit_image_sits_at_50_db_peak_255(tmp_path):
     written = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out/eye.nii.gz")))
     change = np.abs(written.astype(int) - image[0])
     assert set(np.unique(change[label[0] > 0])) == {2, 3} and not change[label[0] == 0].any()
+    seen = metrics["jnd"]  # what a reader sees (medue.perception): worse the more it is zoomed
+    assert seen["window"] == outcome.results[0].window["name"]
+    assert 0 < seen["1x"] < seen["2x"] < seen["4x"]
+    assert "JND" in (tmp_path / "out/medue/report.html").read_text()

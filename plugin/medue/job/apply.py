@@ -17,9 +17,10 @@ import numpy as np
 from medue import metrics
 from medue.datasets import LoadedCase
 from medue.errors import InputError
-from medue.intensity import apply_within_budget
+from medue.intensity import Window, apply_within_budget
 from medue.io import Volume, write_volume
 from medue.methods.base import Perturber
+from medue.perception import jnd_summary
 from medue.prepare import PreparedCase
 from medue.visibility import visibility
 
@@ -67,9 +68,8 @@ def protect_case(
         """The staged file as a downloader will read it: same grid, change within budget."""
         if reloaded.shape != image.shape or not reloaded.geometry.matches(image.geometry):
             raise InputError(output, "the written copy does not reload on the source's grid")
-        measured = measure_change(
-            image.array, reloaded.array, region, budget.noise_sigma, image.encoding.psnr_peak
-        )
+        measured = measure_change(image.array, reloaded.array, region, budget.noise_sigma,
+                                  image.encoding.psnr_peak, budget.window)  # fmt: skip
         if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
             raise InputError(
                 output,
@@ -121,20 +121,24 @@ def measure_change(
     region: np.ndarray | None = None,
     sigma: float | None = None,
     peak: float | None = None,
+    window: Window | None = None,
 ) -> dict:
     """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics; with the
     ``region`` the method may change, also the noise sigma (``sigma``, or estimated), the change
     in units of it and the PSNR over the region's box (``medue.visibility``). With ``peak`` (an
     8-bit file's full scale, ``StoredEncoding.psnr_peak``) also ``psnr_peak_db``, the PSNR 2D
-    imaging papers quote (peak 255)."""
+    imaging papers quote (peak 255). With ``window`` also ``jnd``: what a reader sees at that
+    window on a calibrated display at 1x, 2x and 4x zoom (``medue.perception.jnd_summary``)."""
     original = np.asarray(original, dtype=np.float64)
     protected = np.asarray(protected, dtype=np.float64)
     data_range = float(original.max() - original.min()) or 1.0
     seen = {} if region is None else visibility(original, protected, region, data_range, sigma)
     full_scale = {} if peak is None else {"psnr_peak_db": metrics.psnr(original, protected, peak)}
+    seen_by_reader = {} if window is None else {"jnd": jnd_summary(original, protected, window)}
     return (
         seen
         | full_scale
+        | seen_by_reader
         | {
             "psnr_db": metrics.psnr(original, protected, data_range=data_range),
             "ssim": _ssim(original, protected, data_range),

@@ -98,6 +98,8 @@ def summarise(cases: list[dict]) -> dict:
         if all(key in c["metrics"] for c in cases)
     }
     kept = sum(bool(c.get("kept")) for c in cases)
+    if all("jnd" in c["metrics"] for c in cases):  # the most visible case, as a reader sees it
+        seen |= {f"jnd_{z}_max": max(c["metrics"]["jnd"][z] for c in cases) for z in ("1x", "4x")}
     return seen | {
         "protected": len(cases),
         "kept_from_earlier_run": kept,  # a resumed job: copies a killed run had written

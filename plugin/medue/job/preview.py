@@ -68,7 +68,9 @@ def preview_case(case: Case, settings: ProtectSettings, perturber: Perturber | N
                                class_values=tuple(values or ())))  # fmt: skip
     protected = perturbed_array(loaded.image, prepared, perturber)
     region = prepared.allowed.reshape(loaded.image.shape)
-    metrics = measure_change(loaded.image.array, protected, region, prepared.budget.noise_sigma)
+    budget = prepared.budget
+    metrics = measure_change(loaded.image.array, protected, region, budget.noise_sigma,
+                             loaded.image.encoding.psnr_peak, budget.window)  # fmt: skip
     return Preview(loaded.image, protected.astype(np.float64), metrics, prepared.budget.as_dict())
 
 

@@ -2,12 +2,19 @@
 
 ``display`` (window -> grey levels -> GSDF luminance, visual angle), ``csf`` (Barten 1999 via
 colour-science), ``bands`` (octave bands by FFT) and ``jnd`` (the model: contrast per band over
-threshold, raised by the image's own masking, pooled over bands and patches). Not yet used by
-protect, the report or the server.
+threshold, raised by the image's own masking, pooled over bands and patches). Protect records
+``jnd_summary`` per case (manifest, report) and so does the server's preview.
 """
 
 from medue.perception.display import Display, grey_levels
-from medue.perception.jnd import JndParameters, JndResult, jnd_slice, jnd_views, jnd_volume
+from medue.perception.jnd import (
+    JndParameters,
+    JndResult,
+    jnd_slice,
+    jnd_summary,
+    jnd_views,
+    jnd_volume,
+)
 
 __all__ = [
     "Display",
@@ -15,6 +22,7 @@ __all__ = [
     "JndResult",
     "grey_levels",
     "jnd_slice",
+    "jnd_summary",
     "jnd_views",
     "jnd_volume",
 ]

@@ -166,6 +166,21 @@ def jnd_views(
     }
 
 
+def jnd_summary(
+    original: np.ndarray, protected: np.ndarray, window: Window, display: Display | None = None
+) -> dict[str, object]:
+    """What a record shows: the worst patch's JND at 1x, 2x and 4x zoom at ``window`` on
+    ``display`` (default ``Display()``), 2D or 3D input in native units, e.g.
+    ``{"window": "soft_tissue", "display": "...", "1x": 0.4, "2x": 1.3, "4x": 2.6}``."""
+    display = display or Display()
+    views = jnd_views(original, protected, [window], (1, 2, 4), display)[window.name]
+    where = (
+        f"{display.pitch_mm:g} mm pixels, {display.luminance_min:g}-{display.luminance_max:g} "
+        f"cd/m2 (DICOM GSDF), {display.distance_mm / 10:g} cm"
+    )
+    return {"window": window.name, "display": where} | {k: v.worst for k, v in views.items()}
+
+
 def _pair(
     original: np.ndarray, protected: np.ndarray, dims: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
