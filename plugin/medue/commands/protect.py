@@ -100,7 +100,20 @@ def _summary_line(outcome) -> str:
     return (
         f"protected {len(outcome.results)} images into {outcome.output}{resumed}: "
         f"PSNR {min(psnr):.1f}-{max(psnr):.1f} dB{peak}, max change {worst:g} (native units)"
+        f"{_seen_text(outcome.results)}"
     )
+
+
+def _seen_text(results) -> str:
+    """The most visible case as a reader sees it (JND of its worst patch at 1x and 4x zoom)."""
+    measured = [r for r in results if "jnd" in r.metrics]
+    if not measured:
+        return ""
+    worst = max(measured, key=lambda r: r.metrics["jnd"]["1x"])
+    seen = worst.metrics["jnd"]
+    verdict = "visible" if seen["1x"] >= 1 else "not visible"
+    return (f"; most visible: {worst.image_id}, {seen['1x']:.2f} JND at 1x ({verdict}), "
+            f"{seen['4x']:.2f} at 4x zoom")  # fmt: skip
 
 
 def _check_lines(checked: dict) -> str:
