@@ -192,24 +192,23 @@ def reference_entries(work: Path, dataset: str) -> dict:
     records = [r for r in records if r["key"].startswith(f"{dataset}|")]
     entries = {}
     for arch in ARCHITECTURES:
-        rows, psnr, seeds = [], None, []
+        rows, psnr, seeds = [], None, 0
         for cm in dict.fromkeys(r.get("countermeasure", "none") for r in records):
             default, clean = (_by_seed(records, name, arch, cm) for name in ("default", "clean"))
             common = sorted(set(default) & set(clean))
             if not common:
                 continue
             psnr = psnr or default[common[0]]["psnr"]["psnr255_mean"]
-            seeds.append(len(common))
-            rows.append(_reference_row(cm, [default[s]["victim"] for s in common],
-                                       [clean[s]["victim"] for s in common]))  # fmt: skip
-            rows[-1]["seeds"] = len(common)
+            row = _reference_row(cm, [default[s]["victim"] for s in common],
+                                 [clean[s]["victim"] for s in common])  # fmt: skip
+            if rows and len(common) != seeds:  # a row on other seeds than the first says so
+                row["seeds"] = len(common)
+            seeds = seeds or len(common)
+            rows.append(row)
         if rows:
-            name = f"{DATASET_NAMES[dataset]}, {arch}"
-            for row in rows:  # only a row on fewer seeds than the first says how many
-                if row["seeds"] == seeds[0]:
-                    del row["seeds"]
-            entries[name] = {"victim": f"{arch} (2D patches)", "seeds": seeds[0],
-                             "psnr_db_mean": psnr, "rows": rows}  # fmt: skip
+            entries[f"{DATASET_NAMES[dataset]}, {arch}"] = {
+                "victim": f"{arch} (2D patches)", "seeds": seeds, "psnr_db_mean": psnr,
+                "rows": rows}  # fmt: skip
     return entries
 
 

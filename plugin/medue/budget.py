@@ -135,20 +135,14 @@ def resolve_budget(
         epsilon, sigma, rule, ceiling = _from_preset(PRESETS[request.preset], window, facts)
         high = step * math.ceil(epsilon / step) if step else epsilon
         if request.mixed_steps and step and step < epsilon < high <= ceiling:
-            return _mixed(epsilon, step, window, sigma, rule)
+            rule += f"; steps of {high - step:g} and {high:g} mixed to an RMS of {epsilon:.3g}"
+            return Budget(high, step, window, noise_sigma=sigma, rule=rule, rms_native=epsilon)
     if step:
         snapped = max(step, step * (epsilon // step))
         if snapped > epsilon:
             rule += f"; raised to one storable step ({step:g})"
         epsilon = snapped
     return Budget(epsilon, step, window, noise_sigma=sigma, rule=rule)
-
-
-def _mixed(rms: float, step: float, window: Window, sigma: float, rule: str) -> Budget:
-    """Whole steps either side of ``rms`` (native), mixed to an RMS of ``rms``."""
-    high = step * math.ceil(rms / step)
-    rule += f"; steps of {high - step:g} and {high:g} mixed to an RMS of {rms:.3g}"
-    return Budget(high, step, window, noise_sigma=sigma, rule=rule, rms_native=rms)
 
 
 def _from_preset(

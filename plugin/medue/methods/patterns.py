@@ -107,8 +107,10 @@ class PatternPerturber:
         if mixed is None:
             return case.budget.epsilon
         low, high, share = mixed
-        draw = np.random.default_rng([self.key, 2]).random(case.image.shape[1:])
-        return np.where(draw < share, high, low)
+        shape = case.image.shape[1:]
+        if ("amplitude", shape) not in self._cache:  # one keyed draw per grid, like the planes
+            self._cache["amplitude", shape] = np.random.default_rng([self.key, 2]).random(shape)
+        return np.where(self._cache["amplitude", shape] < share, high, low)
 
     def _component(self, c: Component, classes: np.ndarray, case: PreparedCase) -> np.ndarray:
         shape = case.image.shape[1:]
