@@ -44,6 +44,8 @@ RELEASES: dict[str, list[str]] = {
     "checker4-band1": ["--method", "pattern-checker", "--epsilon", "4", "--band-radius", "1"],
     "checker8-band1": ["--method", "pattern-checker", "--epsilon", "8", "--band-radius", "1"],
     "blocks2-band1": ["--method", "pattern-blocks", "--epsilon", "2", "--band-radius", "1"],
+    "umed": ["--method", "umed"],  # UMed at the balanced preset (ROI + 3-voxel contour band)
+    "emn": ["--method", "emn"],  # sample-wise error-minimising noise, balanced preset
 }
 ARCHITECTURES = ("unet", "segresnet")
 DATASETS = {  # name -> patch size, extra protect options, field-of-view masks for scoring
