@@ -44,6 +44,8 @@ RELEASES: dict[str, list[str]] = {
     "checker4-band1": ["--method", "pattern-checker", "--epsilon", "4", "--band-radius", "1"],
     "checker8-band1": ["--method", "pattern-checker", "--epsilon", "8", "--band-radius", "1"],
     "blocks2-band1": ["--method", "pattern-blocks", "--epsilon", "2", "--band-radius", "1"],
+    "imperceptible": ["--preset", "imperceptible"],  # the default method at the other presets
+    "strong": ["--preset", "strong"],
     "umed": ["--method", "umed"],  # UMed at the balanced preset (ROI + 3-voxel contour band)
     "emn": ["--method", "emn"],  # sample-wise error-minimising noise, balanced preset
 }
@@ -156,9 +158,9 @@ def table(work: Path, dataset: str) -> str:
     for r in records:
         by.setdefault((r["release"], r["arch"], r.get("countermeasure", "none")), []).append(r)
     lines = ["| release (attacker's countermeasure) | PSNR peak 255 mean / min (own range) "
-             "| victim | seeds "
+             "| JND at 1x / 4x, median (max) | victim | seeds "
              "| only the release: DSC (per seed) | % of clean | early-stops on clean: DSC "
-             "| % of clean | last model |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| % of clean | last model |", "|---" * 10 + "|"]  # fmt: skip
     for (release, arch, cm), runs in by.items():
         clean = by.get(("clean", arch, cm), [])
         clean_a = np.mean([c["victim"]["release_only_dsc"] for c in clean]) if clean else np.nan
@@ -170,12 +172,28 @@ def table(work: Path, dataset: str) -> str:
         shown = "—" if p is None else (f"{p['psnr255_mean']:.1f} / {p['psnr255_min']:.1f} "
                                        f"({p['psnr_own_mean']:.1f})")  # fmt: skip
         lines.append(
-            f"| {release}{'' if cm == 'none' else f' ({cm})'} | {shown} | {arch} | {len(runs)} "
+            f"| {release}{'' if cm == 'none' else f' ({cm})'} | {shown} "
+            f"| {visibility(work, release)} | {arch} | {len(runs)} "
             f"| {np.mean(a):.3f} "
             f"({', '.join(f'{x:.3f}' for x in a)}) | {np.mean(a) / clean_a:.0%} | "
             f"{np.mean(b):.3f} | {np.mean(b) / clean_b:.0%} | {np.mean(last):.3f} |"
         )
     return "\n".join(lines)
+
+
+def visibility(work: Path, release: str) -> str:
+    """The release's JND at 1x and 4x zoom (median and largest over its cases), as a reader sees
+    it at each case's window (``release_jnd.py``), cached in the release's folder."""
+    folder = work / "releases" / release
+    if release == "clean" or not (folder / "medue" / "manifest.json").is_file():
+        return "—"
+    cache = folder / "jnd.json"
+    if not cache.is_file():
+        from release_jnd import release_jnd  # noqa: PLC0415 - only tables need it
+
+        cache.write_text(json.dumps(release_jnd(folder)))
+    scores = json.loads(cache.read_text())
+    return " / ".join(f"{np.median(scores[z]):.2f} ({max(scores[z]):.2f})" for z in ("1x", "4x"))
 
 
 DATASET_NAMES = {

@@ -1,10 +1,13 @@
 """Perturbation budgets: what a user asks for (a preset or epsilon in native units) -> numbers.
 
 A preset is defined by what a reader can see, resolved per image (docs/METHODS.md, "Budgets"):
-epsilon is a multiple of the image's own noise SD (``medue.visibility.noise_sigma``, measured
-around the ROI), capped so that a change of +-epsilon on every voxel the method may touch keeps
-the whole-image PSNR at or above the preset's floor. The papers' operating point is a whole-image
-PSNR of 50 dB (UMed, arXiv 2403.14250: 50.03 dB).
+its JND ceilings (``Preset.jnd_ceilings``: the most just-noticeable differences allowed at each
+zoom, at the image's reading window, ``medue.perception``) are applied to the change as it will
+be written (``medue.perception.ceiling``). Before that, epsilon is a multiple of the image's own
+noise SD (``medue.visibility.noise_sigma``, measured around the ROI), capped so that a change of
++-epsilon on every voxel the method may touch keeps the whole-image PSNR at or above the preset's
+floor. The papers' operating point is a whole-image PSNR of 50 dB (UMed, arXiv 2403.14250:
+50.03 dB).
 
 Epsilon is never smaller than one storable step: a budget below what the file can hold would
 round away to nothing, so a preset that resolves below it is raised to one step (recorded), and an
@@ -33,19 +36,33 @@ from medue.io import StoredEncoding
 
 @dataclass(frozen=True)
 class Preset:
-    """Epsilon = ``sigma_multiple`` x the image's noise SD, within the whole-image PSNR floor."""
+    """Under ``jnd_ceilings`` (zoom -> most JND, at the reading window); before that, epsilon =
+    ``sigma_multiple`` x the image's noise SD, within the whole-image PSNR floor."""
 
     sigma_multiple: float
     min_psnr_db: float
     meaning: str
+    jnd_ceilings: tuple[tuple[str, float], ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
-    "imperceptible": Preset(0.3, 50.0, "at most 0.3 x the image's own noise"),
-    "balanced": Preset(1.5, 50.0, "the papers' point: PSNR >= 50 dB, at most 1.5 x noise"),
-    "strong": Preset(3.0, 45.0, "at most 3 x the image's noise, PSNR >= 45 dB"),
-    "robust": Preset(1.5, 45.0, "1.5 x noise, PSNR >= 45 dB; UMed trains against filters"),
-}
+    "imperceptible": Preset(
+        0.3, 50.0, "not seen at 1x or 2x zoom (< 0.5 JND), at most 0.3 x the image's noise",
+        (("1x", 0.5), ("2x", 0.5)),
+    ),
+    "balanced": Preset(
+        1.5, 50.0, "not seen at 1x (< 1 JND; may show at 2-4x), PSNR >= 50 dB, <= 1.5 x noise",
+        (("1x", 1.0),),
+    ),
+    "strong": Preset(
+        3.0, 45.0, "up to 2 JND at 1x (a careful reader may see it), PSNR >= 45 dB, <= 3 x noise",
+        (("1x", 2.0),),
+    ),
+    "robust": Preset(
+        1.5, 45.0, "not seen at 1x (< 1 JND), PSNR >= 45 dB; UMed trains against filters",
+        (("1x", 1.0),),
+    ),
+}  # fmt: skip
 DEFAULT_PRESET = "balanced"
 ROBUST_PRESET = "robust"
 
@@ -82,6 +99,7 @@ class Budget:
     noise_sigma: float = 0.0
     rule: str = ""
     rms_native: float = 0.0
+    jnd_ceilings: tuple[tuple[str, float], ...] = ()  # the preset's, at ``window``; none: --epsilon
 
     @property
     def epsilon(self) -> float:
@@ -105,6 +123,10 @@ class Budget:
         native_to_delta = self.window.native_to_delta
         return native_to_delta(low), native_to_delta(high), min(1.0, max(0.0, share))
 
+    def ceilings(self) -> dict[str, float]:
+        """The JND ceilings by zoom name, e.g. ``{"1x": 1.0}``; empty for an explicit epsilon."""
+        return dict(self.jnd_ceilings)
+
     def as_dict(self) -> dict:
         return {**asdict(self), "window": self.window.as_dict(), "epsilon_normalised": self.epsilon}
 
@@ -123,6 +145,7 @@ def resolve_budget(
 ) -> Budget:
     """Turn a request into native numbers for one image, snapped to whole storable steps."""
     step = encoding.native_step
+    jnd: tuple[tuple[str, float], ...] = ()
     if request.epsilon is not None:
         epsilon, sigma, rule = float(request.epsilon), facts.noise_sigma, "--epsilon as given"
         if step and epsilon < step:
@@ -132,17 +155,19 @@ def resolve_budget(
                 f"({step:g} native units: stored {encoding.describe()}); use at least {step:g}",
             )
     else:
-        epsilon, sigma, rule, ceiling = _from_preset(PRESETS[request.preset], window, facts)
+        preset = PRESETS[request.preset]
+        epsilon, sigma, rule, ceiling = _from_preset(preset, window, facts)
+        jnd = preset.jnd_ceilings
         high = step * math.ceil(epsilon / step) if step else epsilon
         if request.mixed_steps and step and step < epsilon < high <= ceiling:
             rule += f"; steps of {high - step:g} and {high:g} mixed to an RMS of {epsilon:.3g}"
-            return Budget(high, step, window, noise_sigma=sigma, rule=rule, rms_native=epsilon)
+            return Budget(high, step, window, sigma, rule, rms_native=epsilon, jnd_ceilings=jnd)
     if step:
         snapped = max(step, step * (epsilon // step))
         if snapped > epsilon:
             rule += f"; raised to one storable step ({step:g})"
         epsilon = snapped
-    return Budget(epsilon, step, window, noise_sigma=sigma, rule=rule)
+    return Budget(epsilon, step, window, noise_sigma=sigma, rule=rule, jnd_ceilings=jnd)
 
 
 def _from_preset(

@@ -82,6 +82,18 @@ def default_window(array: np.ndarray, modality: str, ct_window: str = "soft_tiss
     return percentile_window(array)
 
 
+def reading_windows(window: Window) -> dict[str, Window]:
+    """The windows a reader may look at the image in, by name: for a CT window, the clinical CT
+    windows (soft tissue, brain, lung, bone) and ``window`` itself; otherwise ``window`` alone
+    (MR and photographs have no standard windows; the job's own window is how they are read)."""
+    named = {window.name: window}
+    if window.name.startswith("CT"):
+        for name, (level, width) in CT_WINDOWS.items():
+            if name != "wide":
+                named.setdefault(f"CT {name}", Window.from_level_width(level, width, f"CT {name}"))
+    return named
+
+
 def percentile_window(
     array: np.ndarray, percentiles: tuple[float, float] = MR_PERCENTILES
 ) -> Window:

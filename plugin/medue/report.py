@@ -1,9 +1,6 @@
-"""Reports people look at: per-case PNGs (original | protected | amplified difference) and HTML.
-
-Images are shown at the case's intensity window (a clinical window for CT) and cropped around the
-ROI on the axial slice where the perturbation covers most voxels. The difference panel maps
--eps..+eps to black..white (mid-grey = unchanged), so its amplification is stated in the caption.
-PNGs are written with SimpleITK: no plotting library needed.
+"""Reports people look at: one HTML page, a row per case with its figures (``medue.figures``)
+beside its numbers: JND at each reading window and zoom, PSNR/SSIM, the change against the
+image's noise, and what the release was checked against.
 """
 
 from __future__ import annotations
@@ -12,10 +9,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import SimpleITK as sitk
-
-from medue.intensity import Window
+from medue.figures import zoom_figure_name
 from medue.io.atomic import atomic_path
 
 STYLE = (
@@ -25,67 +19,6 @@ STYLE = (
 )
 BELOW_NOISE = "smaller than the noise a reader sees there"
 AT_NOISE = "as large as that noise or larger, so look at the figures at the clinical window first"
-MIN_CROP = 96
-PANEL_SIZE = 256
-
-
-def case_figure(
-    original: np.ndarray,
-    protected: np.ndarray,
-    window: Window,
-    epsilon: float,
-    path: Path,
-    inverted: bool = False,
-    show_mask: bool = False,
-) -> Path:
-    """Write the three-panel PNG for one case (arrays in native units, 2D or (z, y, x)); with
-    ``show_mask`` a fourth panel shows where the change is (white = changed voxel), for methods
-    that choose their voxels (SALM's top K).
-
-    ``inverted`` shows high values dark, as a viewer shows a DICOM MONOCHROME1 image (PS3.3
-    C.7.6.3.1.2); the stored values are never inverted, only the picture.
-    """
-    original = np.asarray(original, dtype=np.float64)
-    protected = np.asarray(protected, dtype=np.float64)
-    if original.ndim == 2:
-        original, protected = original[np.newaxis], protected[np.newaxis]
-    change = protected - original
-    z = int(np.argmax(np.count_nonzero(change, axis=(1, 2))))
-    crop = _crop_box(change[z] != 0)
-    shown = (lambda grey: 1.0 - grey) if inverted else (lambda grey: grey)
-    panels = [
-        _to_grey(shown(window.normalise(original[z][crop]))),
-        _to_grey(shown(window.normalise(protected[z][crop]))),
-        _to_grey(np.clip(0.5 + change[z][crop] / (2.0 * max(epsilon, 1e-12)), 0.0, 1.0)),
-    ]
-    if show_mask:
-        panels.append(_to_grey((change[z][crop] != 0).astype(np.float64)))
-    montage = np.concatenate([_enlarge(p) for p in panels], axis=1)
-    with atomic_path(path) as tmp:
-        sitk.WriteImage(sitk.GetImageFromArray(montage), str(tmp))
-    return path
-
-
-def _crop_box(changed: np.ndarray) -> tuple[slice, slice]:
-    if not changed.any():
-        return (slice(None), slice(None))
-    coords = np.argwhere(changed)
-    centre = (coords.min(axis=0) + coords.max(axis=0)) // 2
-    extent = max(MIN_CROP, int((coords.max(axis=0) - coords.min(axis=0)).max()) + 32)
-    slices = []
-    for c, n in zip(centre, changed.shape, strict=True):
-        lo = int(np.clip(c - extent // 2, 0, max(n - extent, 0)))
-        slices.append(slice(lo, min(n, lo + extent)))
-    return tuple(slices)
-
-
-def _to_grey(unit: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(unit, 0.0, 1.0) * 255).astype(np.uint8)
-
-
-def _enlarge(panel: np.ndarray) -> np.ndarray:
-    factor = max(1, PANEL_SIZE // max(panel.shape))
-    return np.kron(panel, np.ones((factor, factor), dtype=np.uint8))
 
 
 def write_html(
@@ -114,8 +47,12 @@ def write_html(
 <h2>Cases</h2>
 <p>Each figure: original | protected | difference (black = -eps, white = +eps, grey = unchanged)
 | for methods that pick their voxels, the mask (white = changed), on the axial slice with the
-most changed voxels, at the case's intensity window. Numbers are measured on the written files after
-reloading; PSNR and SSIM use the image's own dynamic range.</p>
+most changed voxels, at the case's intensity window. Below it, where the JND model finds the change
+easiest to see: original | protected at 1x (one image pixel per screen pixel), then original |
+protected at 4x zoom. JND: just-noticeable differences in the worst patch on a calibrated (DICOM
+GSDF) display, at each clinical window a reader may use; under 1 is not seen. Numbers are
+measured on the written files after reloading; PSNR and SSIM use the image's own dynamic
+range.</p>
 <table><tr><th>case</th><th>figure</th><th>numbers</th></tr>
 {rows}
 </table>
@@ -233,19 +170,30 @@ def _case_row(case: dict) -> str:
     image = (
         f'<img src="{html.escape(figure)}" alt="{html.escape(case["image_id"])}">' if figure else ""
     )
+    if figure and "worst_patch" in m.get("jnd", {}):
+        zoomed = html.escape(zoom_figure_name(figure))
+        image += f'<br><img src="{zoomed}" alt="the most visible patch at 1x and 4x">'
     return f"<tr><td>{html.escape(case['image_id'])}</td><td>{image}</td><td>{numbers}</td></tr>"
 
 
 def _jnd_line(m: dict) -> str:
-    """What a reader sees, in just-noticeable differences (worst patch), at 1x / 2x / 4x zoom."""
+    """What a reader sees, in just-noticeable differences (worst patch), at 1x / 2x / 4x zoom:
+    at the reading window in bold, then at every other clinical window measured."""
     if "jnd" not in m:
         return ""
     j = m["jnd"]
-    return (
+    lines = [
         f"<b>JND {j['1x']:.2f} / {j['2x']:.2f} / {j['4x']:.2f}</b> at 1x / 2x / 4x zoom "
         f"(window {html.escape(j['window'])}; {html.escape(j['display'])}; under 1 is not "
         "seen)<br>"
-    )
+    ]
+    for name, seen in j.get("windows", {}).items():
+        if name != j["window"]:
+            lines.append(
+                f"at {html.escape(name)}: {seen['1x']:.2f} / {seen['2x']:.2f} / "
+                f"{seen['4x']:.2f}<br>"
+            )
+    return "".join(lines)
 
 
 def _visibility_lines(m: dict) -> str:

@@ -32,14 +32,14 @@ def small_dataset(folder: Path, names=("a", "b", "c")) -> Path:
 
 def test_unexpected_error_in_one_case_is_recorded_and_the_rest_protected(tmp_path, monkeypatch):
     folder = small_dataset(tmp_path / "in")
-    real = apply_module.perturbed_array
+    real = apply_module.held_under_preset
 
     def fails_on_b(image, prepared, perturber):
         if prepared.image_id == "b":
             raise ZeroDivisionError("a bug nobody foresaw")
         return real(image, prepared, perturber)
 
-    monkeypatch.setattr(apply_module, "perturbed_array", fails_on_b)
+    monkeypatch.setattr(apply_module, "held_under_preset", fails_on_b)
     outcome = protect_folder(folder, tmp_path / "out", epsilon=3.0)
     assert sorted(Path(r.output).name for r in outcome.results) == ["a.nii.gz", "c.nii.gz"]
     manifest = json.loads(outcome.manifest.read_text())

@@ -63,6 +63,9 @@ def test_preview_is_the_protected_image_with_its_numbers(client: MedUEClient, tm
     assert not result.is_ct and result.window[0] < result.window[1]
     text = describe(result)
     assert "PSNR" in text and "SSIM" in text and "max change" in text and "units" in text
+    jnd = result.metrics["jnd"]  # what a reader sees, at 1x, 2x and 4x zoom
+    assert text.startswith(f"JND {jnd['1x']:.2f} at 1×, {jnd['2x']:.2f} at 2×, {jnd['4x']:.2f}")
+    assert ("not seen up to 4× zoom" in text) == (jnd["4x"] < 1)
     # epsilon in native units, and the change itself
     change = client.preview(PreviewSettings("pattern-blocks", image_id="brain2", epsilon=5,
                                             perturbation=True), tmp_path)  # fmt: skip

@@ -72,6 +72,7 @@ def test_connect_preview_flicker_protect_cancel_export(panel, medue_server: Serv
     run_timers(lambda: _idle(widget), timeout=60)
     readout = ui.previewReadoutLabel.text
     assert "PSNR" in readout and "SSIM" in readout and "max change" in readout
+    assert readout.startswith("JND ") and " at 1×, " in readout and " at 4× " in readout
     assert "ε 4 units" in readout and "×" in ui.overlayLegendLabel.text
     original, protected, overlay = (widget.nodes[k] for k in ("original", "protected", "overlay"))
     assert original is volume and protected.array.shape == volume.array.shape

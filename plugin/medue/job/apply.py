@@ -17,10 +17,11 @@ import numpy as np
 from medue import metrics
 from medue.datasets import LoadedCase
 from medue.errors import InputError
-from medue.intensity import Window, apply_within_budget
+from medue.intensity import Window, apply_within_budget, reading_windows
 from medue.io import Volume, write_volume
 from medue.methods.base import Perturber
 from medue.perception import jnd_summary
+from medue.perception.ceiling import fit_under_ceiling
 from medue.prepare import PreparedCase
 from medue.visibility import visibility
 
@@ -60,7 +61,7 @@ def protect_case(
     started = time.monotonic()
     image = loaded.image
     budget = prepared.budget
-    protected = perturbed_array(image, prepared, perturber)
+    protected, held = held_under_preset(image, prepared, perturber)
     region = prepared.allowed.reshape(image.shape)
     checked: dict = {}
 
@@ -69,14 +70,15 @@ def protect_case(
         if reloaded.shape != image.shape or not reloaded.geometry.matches(image.geometry):
             raise InputError(output, "the written copy does not reload on the source's grid")
         measured = measure_change(image.array, reloaded.array, region, budget.noise_sigma,
-                                  image.encoding.psnr_peak, budget.window)  # fmt: skip
+                                  image.encoding.psnr_peak, budget.window, True)  # fmt: skip
         if measured["max_abs_change"] > budget.epsilon_native + 1e-6:
             raise InputError(
                 output,
                 f"the written copy changes a voxel by {measured['max_abs_change']:g}, over the "
                 f"budget of {budget.epsilon_native:g}; not released",
             )
-        checked.update(volume=reloaded, result=_record(loaded, prepared, output, measured, started))
+        record = _record(loaded, prepared, output, measured, started, held)
+        checked.update(volume=reloaded, result=record)
 
     def commit(staged: Path) -> None:
         if before_commit is not None:
@@ -88,7 +90,12 @@ def protect_case(
 
 
 def _record(
-    loaded: LoadedCase, prepared: PreparedCase, output: Path, measured: dict, started: float
+    loaded: LoadedCase,
+    prepared: PreparedCase,
+    output: Path,
+    measured: dict,
+    started: float,
+    held: str = "",
 ) -> CaseResult:
     image, budget = loaded.image, prepared.budget
     return CaseResult(
@@ -97,7 +104,7 @@ def _record(
         output=str(output),
         stored=image.encoding.describe(),
         epsilon_native=budget.epsilon_native,
-        budget_rule=budget.rule,
+        budget_rule="; ".join(filter(None, (budget.rule, held))),
         window=budget.window.as_dict(),
         metrics=measured,
         seconds=round(time.monotonic() - started, 2),
@@ -105,13 +112,42 @@ def _record(
     )
 
 
-def perturbed_array(image: Volume, prepared: PreparedCase, perturber: Perturber) -> np.ndarray:
-    """The protected voxel values (native units, storable, within budget), shaped like ``image``."""
+def held_under_preset(
+    image: Volume, prepared: PreparedCase, perturber: Perturber
+) -> tuple[np.ndarray, str]:
+    """The protected voxel values (native units, storable, within budget, shaped like
+    ``image``), scaled down where the preset's JND ceilings require it at the budget's window
+    (``medue.perception.ceiling``), and the budget rule's words for that step ("" when nothing
+    was scaled; always "" for an explicit epsilon, which has no ceilings)."""
+    ceilings = prepared.budget.ceilings()
+    change = _planned_change(image, prepared, perturber)
+    if not ceilings:
+        return _render(image, prepared, change, 1.0), ""
+    fit = fit_under_ceiling(
+        image.array,
+        lambda scale: _render(image, prepared, change, scale),
+        prepared.budget.window,
+        ceilings,
+    )
+    return fit.protected, fit.note(ceilings)
+
+
+def _planned_change(image: Volume, prepared: PreparedCase, perturber: Perturber) -> np.ndarray:
     delta = perturber.perturb(prepared).reshape(image.shape)
     change = prepared.budget.window.delta_to_native(delta)
     padding = image.metadata.get("padding_native")  # DICOM voxels outside the scanned field
     if padding is not None:
         change[(image.array >= padding[0]) & (image.array <= padding[1])] = 0.0
+    return change
+
+
+def _render(image: Volume, prepared: PreparedCase, change: np.ndarray, scale: float) -> np.ndarray:
+    """``change`` x ``scale`` added and rounded to storable values within budget; a voxel the
+    method changes keeps at least one storable step, so scaling never erases the protection."""
+    if scale != 1.0:
+        step = image.encoding.native_step
+        scaled = change * scale
+        change = np.where(change != 0, np.sign(change) * np.maximum(np.abs(scaled), step), 0.0)
     return apply_within_budget(image.array, change, prepared.budget.epsilon_native, image.encoding)
 
 
@@ -122,19 +158,25 @@ def measure_change(
     sigma: float | None = None,
     peak: float | None = None,
     window: Window | None = None,
+    all_windows: bool = False,
 ) -> dict:
     """PSNR/SSIM over the image's own dynamic range, plus native-unit change statistics; with the
     ``region`` the method may change, also the noise sigma (``sigma``, or estimated), the change
     in units of it and the PSNR over the region's box (``medue.visibility``). With ``peak`` (an
     8-bit file's full scale, ``StoredEncoding.psnr_peak``) also ``psnr_peak_db``, the PSNR 2D
     imaging papers quote (peak 255). With ``window`` also ``jnd``: what a reader sees at that
-    window on a calibrated display at 1x, 2x and 4x zoom (``medue.perception.jnd_summary``)."""
+    window on a calibrated display at 1x, 2x and 4x zoom (``medue.perception.jnd_summary``), and
+    with ``all_windows`` the same at every clinical window a reader may use
+    (``medue.intensity.reading_windows``: CT's soft-tissue, brain, lung and bone windows)."""
     original = np.asarray(original, dtype=np.float64)
     protected = np.asarray(protected, dtype=np.float64)
     data_range = float(original.max() - original.min()) or 1.0
     seen = {} if region is None else visibility(original, protected, region, data_range, sigma)
     full_scale = {} if peak is None else {"psnr_peak_db": metrics.psnr(original, protected, peak)}
-    seen_by_reader = {} if window is None else {"jnd": jnd_summary(original, protected, window)}
+    seen_by_reader = {}
+    if window is not None:
+        others = reading_windows(window).values() if all_windows else ()
+        seen_by_reader = {"jnd": jnd_summary(original, protected, window, others=others)}
     return (
         seen
         | full_scale

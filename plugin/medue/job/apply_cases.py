@@ -25,6 +25,7 @@ from pathlib import Path
 
 from medue.batch import Failure
 from medue.datasets import Case, LoadedCase
+from medue.figures import case_figure, zoom_figure, zoom_figure_name
 from medue.io import Volume, read_volume, volume_files
 from medue.job.apply import CaseResult, protect_case
 from medue.job.outputs import (
@@ -39,7 +40,6 @@ from medue.job.record import ReleaseRecord
 from medue.job.resume import FinishedCases
 from medue.methods.base import CancelToken, Perturber, ProgressCallback, check_cancel
 from medue.prepare import PreparedCase
-from medue.report import case_figure
 
 Prepare = Callable[[Case], tuple[LoadedCase, PreparedCase]]
 """Reads and prepares one case (``medue.job.run.read_and_prepare`` with the job's settings)."""
@@ -121,7 +121,7 @@ def _protect_one(case: Case, job: _Job) -> tuple[CaseResult, Case, Path]:
             raise
 
     result, written = _step("writing", write)
-    _draw(loaded, prepared, written.array, figure, job.show_mask)
+    _draw(loaded, prepared, written.array, figure, job.show_mask, result.metrics.get("jnd"))
     return result, case, figure
 
 
@@ -134,14 +134,26 @@ def _copy_label_once(case: Case, target: Path, job: _Job) -> None:
         copy_label(case, job.root, job.output)
 
 
-def _draw(loaded: LoadedCase, prepared: PreparedCase, written, figure: Path, show_mask: bool):
-    """The case's figure: original, protected copy (as written) and their difference."""
+def _draw(
+    loaded: LoadedCase,
+    prepared: PreparedCase,
+    written,
+    figure: Path,
+    show_mask: bool,
+    jnd: dict | None = None,
+) -> None:
+    """The case's figure: original, protected copy (as written) and their difference; with the
+    case's ``jnd`` record also the zoomed crops around its most visible patch."""
     image = loaded.image
     monochrome1 = image.metadata.get("photometric_interpretation") == "MONOCHROME1"
+    window = prepared.budget.window
     case_figure(
-        image.array, written, prepared.budget.window, prepared.budget.epsilon_native, figure,
+        image.array, written, window, prepared.budget.epsilon_native, figure,
         inverted=monochrome1, show_mask=show_mask,
     )  # fmt: skip
+    if jnd is not None and "worst_patch" in jnd:
+        zoomed = figure.with_name(zoom_figure_name(figure.name))
+        zoom_figure(image.array, written, window, jnd["worst_patch"], zoomed, monochrome1)
 
 
 def _finished_entry(result, case, label_target, release, figure) -> dict:
@@ -165,10 +177,12 @@ def _keep(entry: dict, case: Case, job: _Job) -> tuple:
     if entry.get("label"):
         job.release.keep(Path(entry["label"]), entry["label_sha256"])
     figure = job.output / REPORT_FOLDER / entry["figure"]
-    if not figure.is_file():
+    jnd = entry["result"]["metrics"].get("jnd")
+    zoomed = figure.with_name(zoom_figure_name(figure.name))
+    if not figure.is_file() or (jnd is not None and not zoomed.is_file()):
         loaded, prepared = _step("preparing", job.prepare, case)
         written = _step("reading the protected copy", read_volume, Path(entry["output"]))
-        _draw(loaded, prepared, written.array, figure, job.show_mask)
+        _draw(loaded, prepared, written.array, figure, job.show_mask, jnd)
     return CaseResult(**(entry["result"] | {"kept": True})), case, figure
 
 

@@ -22,7 +22,7 @@ from medue.intensity import default_window
 from medue.io.atomic import atomic_path
 from medue.io.image_file import apply_geometry
 from medue.io.volume import Volume
-from medue.job.apply import measure_change, perturbed_array
+from medue.job.apply import held_under_preset, measure_change
 from medue.job.run import ProtectSettings
 from medue.methods import JSON_METHODS, FitOptions, fit_method
 from medue.methods.base import Perturber
@@ -66,12 +66,14 @@ def preview_case(case: Case, settings: ProtectSettings, perturber: Perturber | N
     if perturber is None:
         perturber = fit_method(settings.method, [prepared], FitOptions(seed=settings.seed,
                                class_values=tuple(values or ())))  # fmt: skip
-    protected = perturbed_array(loaded.image, prepared, perturber)
+    protected, held = held_under_preset(loaded.image, prepared, perturber)
     region = prepared.allowed.reshape(loaded.image.shape)
     budget = prepared.budget
     metrics = measure_change(loaded.image.array, protected, region, budget.noise_sigma,
                              loaded.image.encoding.psnr_peak, budget.window)  # fmt: skip
-    return Preview(loaded.image, protected.astype(np.float64), metrics, prepared.budget.as_dict())
+    described = budget.as_dict()
+    described["rule"] = "; ".join(filter(None, (budget.rule, held)))
+    return Preview(loaded.image, protected.astype(np.float64), metrics, described)
 
 
 def write_preview(preview: Preview, path: Path, perturbation: bool = False) -> Path:

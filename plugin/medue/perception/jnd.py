@@ -113,6 +113,20 @@ def jnd_slice(
     return _result(before, after, window, display or Display(), zoom, parameters, None)
 
 
+CONTEXT_PIXELS = 64  # image pixels kept around the change: the masker's and the bands' context
+
+
+def _changed_box(before: np.ndarray, after: np.ndarray) -> tuple[slice, slice]:
+    """The box of displayed pixels that differ, grown by ``CONTEXT_PIXELS`` on every side."""
+    rows, cols = np.nonzero(before != after)
+    if rows.size == 0:
+        return slice(None), slice(None)
+    return tuple(  # type: ignore[return-value]
+        slice(max(0, int(c.min()) - CONTEXT_PIXELS), min(n, int(c.max()) + CONTEXT_PIXELS + 1))
+        for c, n in ((rows, before.shape[0]), (cols, before.shape[1]))
+    )
+
+
 def jnd_volume(
     original: np.ndarray,
     protected: np.ndarray,
@@ -167,18 +181,33 @@ def jnd_views(
 
 
 def jnd_summary(
-    original: np.ndarray, protected: np.ndarray, window: Window, display: Display | None = None
+    original: np.ndarray,
+    protected: np.ndarray,
+    window: Window,
+    display: Display | None = None,
+    others: Iterable[Window] = (),
 ) -> dict[str, object]:
-    """What a record shows: the worst patch's JND at 1x, 2x and 4x zoom at ``window`` on
-    ``display`` (default ``Display()``), 2D or 3D input in native units, e.g.
-    ``{"window": "soft_tissue", "display": "...", "1x": 0.4, "2x": 1.3, "4x": 2.6}``."""
+    """What a record shows: the worst patch's JND at 1x, 2x and 4x zoom at ``window`` (the
+    reading window presets are held to) on ``display`` (default ``Display()``), 2D or 3D input in
+    native units, where that patch is at 1x (``worst_patch``: ``slice``, ``box`` (y0, x0, y1, x1)
+    image pixels), and the same three numbers at every window in ``others`` (``windows``), e.g.
+    ``{"window": "CT soft_tissue", "display": "...", "1x": 0.4, "2x": 1.3, "4x": 2.6,
+    "worst_patch": {...}, "windows": {"CT soft_tissue": {...}, "CT lung": {...}}}``."""
     display = display or Display()
-    views = jnd_views(original, protected, [window], (1, 2, 4), display)[window.name]
+    named = {w.name: w for w in (window, *others)}
+    views = jnd_views(original, protected, named, (1, 2, 4), display)
     where = (
         f"{display.pitch_mm:g} mm pixels, {display.luminance_min:g}-{display.luminance_max:g} "
         f"cd/m2 (DICOM GSDF), {display.distance_mm / 10:g} cm"
     )
-    return {"window": window.name, "display": where} | {k: v.worst for k, v in views.items()}
+    at_window = views[window.name]
+    worst = at_window["1x"]
+    return (
+        {"window": window.name, "display": where}
+        | {zoom: result.worst for zoom, result in at_window.items()}
+        | {"worst_patch": {"slice": worst.slice_index, "box": list(worst.patch)}}
+        | {"windows": {name: {z: r.worst for z, r in v.items()} for name, v in views.items()}}
+    )
 
 
 def _pair(
@@ -206,9 +235,10 @@ def _result(
     slice_index: int | None,
 ) -> JndResult:
     p = parameters or JndParameters()
+    box = _changed_box(before, after)
     pooled = levels_jnd(
-        before,
-        after,
+        before[box],
+        after[box],
         display,
         zoom,
         masking_exponent=p.masking_exponent,
@@ -219,12 +249,14 @@ def _result(
         bands=p.bands,
         orientations=p.orientations,
     )
+    y0, x0 = box[0].start or 0, box[1].start or 0
+    y1, x1 = pooled.patch[0] + y0, pooled.patch[1] + x0
     return JndResult(
         worst=pooled.worst,
         pooled=pooled.pooled,
         window=window.name,
         zoom=float(zoom),
-        patch=pooled.patch,
+        patch=(y1, x1, pooled.patch[2] + y0, pooled.patch[3] + x0),
         slice_index=slice_index,
         band_cycles_per_degree=pooled.band_cycles_per_degree,
         band_jnd=pooled.band_jnd,

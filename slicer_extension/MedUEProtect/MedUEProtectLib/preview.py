@@ -112,7 +112,9 @@ def looks_like_ct(minimum: float) -> bool:
 
 
 def describe(result: PreviewResult) -> str:
-    """The read-out: PSNR, SSIM and max change, and how epsilon was chosen."""
+    """The read-out: how visible the change is to a reader (JND at 1x, 2x and 4x zoom at the
+    window, from the server's display model; under 1 is not seen), then PSNR, SSIM and max
+    change, and how epsilon was chosen."""
     unit = unit_name(result.is_ct)
     metrics, budget = result.metrics, result.budget
     parts = [
@@ -124,4 +126,16 @@ def describe(result: PreviewResult) -> str:
     if epsilon is not None:
         rule = budget.get("rule")
         parts.append(f"ε {epsilon:g} {unit}" + (f" ({rule})" if rule else ""))
-    return " · ".join(parts)
+    return " · ".join(seen_by_reader(metrics) + parts)
+
+
+def seen_by_reader(metrics: dict) -> list:
+    """``["JND 0.98 at 1×, 3.33 at 2×, 6.32 at 4× (CT soft_tissue): not seen at 1×"]``, or
+    nothing from a server that does not measure it."""
+    jnd = metrics.get("jnd")
+    if not jnd:
+        return []
+    values = ", ".join(f"{jnd[z]:.2f} at {z.replace('x', '×')}" for z in ("1x", "2x", "4x"))
+    seen = [z.replace("x", "×") for z in ("1x", "2x", "4x") if jnd[z] >= 1.0]
+    verdict = f"seen from {seen[0]} zoom" if seen else "not seen up to 4× zoom"
+    return [f"JND {values} ({jnd.get('window', 'its window')}): {verdict}"]
