@@ -204,8 +204,11 @@ DATASET_NAMES = {
 }
 
 
-def reference_entries(work: Path, dataset: str) -> dict:
-    """The default release's scores for ``medue/benchmark_reference.json`` (what an unchecked
+PRESET_RELEASES = {"default": "balanced", "imperceptible": "imperceptible", "strong": "strong"}
+
+
+def reference_entries(work: Path, dataset: str, name: str = "default") -> dict:
+    """Release ``name``'s scores for ``medue/benchmark_reference.json`` (what an unchecked
     report quotes), one entry per victim architecture: both attackers, per countermeasure,
     mean over the seeds both the release and the clean victims ran."""
     records = [json.loads(line) for line in (work / "results.jsonl").read_text().splitlines()]
@@ -214,7 +217,7 @@ def reference_entries(work: Path, dataset: str) -> dict:
     for arch in ARCHITECTURES:
         rows, psnr, seeds = [], None, 0
         for cm in dict.fromkeys(r.get("countermeasure", "none") for r in records):
-            default, clean = (_by_seed(records, name, arch, cm) for name in ("default", "clean"))
+            default, clean = (_by_seed(records, r, arch, cm) for r in (name, "clean"))
             common = sorted(set(default) & set(clean))
             if not common:
                 continue
@@ -250,18 +253,24 @@ def _reference_row(cm: str, protected: list[dict], clean: list[dict]) -> dict:
 
 
 def write_reference(work: Path, dataset: str) -> None:
-    """Merge ``reference_entries`` into the packaged file under the default method's
-    ``balanced`` preset (the default release)."""
+    """Merge ``reference_entries`` into the packaged file under the default method's preset of
+    each release in ``PRESET_RELEASES`` that has runs (the default release is ``balanced``)."""
     from medue.methods import DEFAULT_METHOD  # noqa: PLC0415
     from medue.reference import REFERENCE_FILE  # noqa: PLC0415
 
     data = json.loads(REFERENCE_FILE.read_text())
-    key = f"{DEFAULT_METHOD}:balanced"
-    data.setdefault("sources", {})[key] = "docs/BENCHMARKS.md section 13, real multi-patient data"
-    release = data["releases"].setdefault(key, {})
-    release.update(reference_entries(work, dataset))
+    for name, preset in PRESET_RELEASES.items():
+        entries = reference_entries(work, dataset, name)
+        if not entries:
+            continue
+        key = f"{DEFAULT_METHOD}:{preset}"
+        data.setdefault("sources", {})[key] = (
+            "docs/BENCHMARKS.md section 13, real multi-patient data"
+        )
+        release = data["releases"].setdefault(key, {})
+        release.update(entries)
+        print(f"{REFERENCE_FILE}: {key} <- {', '.join(release)}")
     REFERENCE_FILE.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"{REFERENCE_FILE}: {DEFAULT_METHOD}:balanced <- {', '.join(release)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=100, help="UMed generator steps")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/server.json")
+    parser.add_argument("--preview-only", action="store_true",
+                        help="only the default preview of lung2, no UMed job")  # fmt: skip
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="medue-bench-") as scratch:
         base = Path(scratch)
@@ -51,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         results = {"server_start_seconds": round(time.perf_counter() - started, 1)}
         try:
             results["info_idle"] = _stats([_timed(server, "/info/") for _ in _ticks(20)])
-            results["during_job"] = _during_job(server, args.iterations)
+            methods = ("pattern-checker",) if args.preview_only else ("umed", "pattern-checker")
+            if not args.preview_only:
+                results["during_job"] = _during_job(server, args.iterations)
             results["preview_lung2"] = {
-                method: [_preview(server, method) for _ in range(3)]
-                for method in ("umed", "pattern-blocks")
+                method: [_preview(server, method) for _ in range(3)] for method in methods
             }
         finally:
             server.stop()
@@ -121,11 +124,12 @@ def _stats(seconds: list[float]) -> dict:
 def _print(results: dict) -> None:
     print(f"server start: {results['server_start_seconds']} s")
     print(f"/info/ idle: {results['info_idle']}")
-    job = results["during_job"]
-    print(f"UMed job ({job['state']}, {job['job_seconds']} s): /info/ {job['info']}; "
-          f"job status {job['status']}")  # fmt: skip
-    for phase, stats in job["by_phase"].items():
-        print(f"  /info/ during {phase}: {stats}")
+    job = results.get("during_job")
+    if job is not None:
+        print(f"UMed job ({job['state']}, {job['job_seconds']} s): /info/ {job['info']}; "
+              f"job status {job['status']}")  # fmt: skip
+        for phase, stats in job["by_phase"].items():
+            print(f"  /info/ during {phase}: {stats}")
     for method, times in results["preview_lung2"].items():
         print(f"preview lung2 (512x512x61 CT) with {method}: {times} s")
 
