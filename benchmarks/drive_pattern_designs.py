@@ -16,7 +16,10 @@ originals' labels (numpy here, not the product: a design that wins would then be
 - ``holes``: checkerboard +-3 on a fixed random share of the vessel voxels, nothing on the rest,
   at 50.0 dB (the product's mixed steps put 2 or 3 on every vessel voxel instead);
 - ``wave3``: a diagonal wave of period 3 (+4, -2, -2), which a stride-2 layer does not fold to a
-  constant.
+  constant;
+- ``faint``: checkerboard with amplitude inversely proportional to the vessel contrast (more on
+  the faint vessels a content-reading network keeps getting wrong), scaled to 50.0 dB;
+- ``edges``: checkerboard twice as strong on the vessels' edge voxels as inside, at 50.0 dB.
 
 Each is trained on by the patch victim (UNet, seed 2 by default; ``--seeds``), scored as in
 ``real_frontier.py``; results go to ``WORK/designs.jsonl``.
@@ -69,6 +72,33 @@ def holes(image: np.ndarray, vessels: np.ndarray, target_db: float = 50.0) -> np
     return 3 * checker(image.shape, 1) * vessels * keep
 
 
+def weighted(weight: np.ndarray, vessels: np.ndarray, target_db: float = 50.0) -> np.ndarray:
+    """Checkerboard whose amplitude is ``gain * weight`` (rounded, 1..8 grey levels) on the
+    vessels, the gain set by bisection so the whole-image PSNR (peak 255) is ``target_db``."""
+    target = 255.0**2 / 10 ** (target_db / 10) * vessels.size
+    low, high = 0.0, 20.0
+    for _ in range(40):
+        gain = (low + high) / 2
+        energy = ((np.round(np.clip(gain * weight, 1, 8)) * vessels) ** 2).sum()
+        low, high = (low, gain) if energy > target else (gain, high)
+    return np.round(np.clip(low * weight, 1, 8)) * vessels * checker(vessels.shape, 1)
+
+
+def faint(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
+    """More on the faint vessels (small contrast: thin, peripheral), where a network reading the
+    content keeps erring longest, less on the dark ones it reads first: weight 1 / contrast."""
+    plane = image.reshape(image.shape[-2:])
+    contrast = np.clip(ndimage.grey_closing(plane, size=(15, 15)) - plane, 1, None)
+    return weighted((1.0 / contrast).reshape(image.shape), vessels)
+
+
+def edges(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
+    """Twice the amplitude on the vessels' edge voxels (4-neighbour of background) as inside."""
+    plane = vessels.reshape(vessels.shape[-2:])
+    edge = plane & ~ndimage.binary_erosion(plane)
+    return weighted(np.where(edge, 2.0, 1.0).reshape(vessels.shape), vessels)
+
+
 def wave3(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
     y, x = np.indices(image.shape[-2:])
     return np.array([4.0, -2.0, -2.0])[(x + y) % 3] * vessels
@@ -82,6 +112,8 @@ DESIGNS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "tophat": tophat,
     "wave3": wave3,
     "holes": holes,
+    "faint": faint,
+    "edges": edges,
 }
 
 

@@ -144,11 +144,15 @@ def _planned_change(image: Volume, prepared: PreparedCase, perturber: Perturber)
 def _render(image: Volume, prepared: PreparedCase, change: np.ndarray, scale: float) -> np.ndarray:
     """``change`` x ``scale`` added and rounded to storable values within budget; a voxel the
     method changes keeps at least one storable step, so scaling never erases the protection."""
+    changed = change != 0
+    values = change[changed]
     if scale != 1.0:
-        step = image.encoding.native_step
-        scaled = change * scale
-        change = np.where(change != 0, np.sign(change) * np.maximum(np.abs(scaled), step), 0.0)
-    return apply_within_budget(image.array, change, prepared.budget.epsilon_native, image.encoding)
+        values = np.sign(values) * np.maximum(np.abs(values * scale), image.encoding.native_step)
+    protected = np.asarray(image.array, dtype=np.float64).copy()
+    original = protected[changed]
+    budget = prepared.budget.epsilon_native
+    protected[changed] = apply_within_budget(original, values, budget, image.encoding)
+    return protected
 
 
 def measure_change(

@@ -114,17 +114,23 @@ def jnd_slice(
 
 
 CONTEXT_PIXELS = 64  # image pixels kept around the change: the masker's and the bands' context
+BOX_MULTIPLE = 32  # box sides are rounded up to this, so slices share cached transforms
 
 
 def _changed_box(before: np.ndarray, after: np.ndarray) -> tuple[slice, slice]:
-    """The box of displayed pixels that differ, grown by ``CONTEXT_PIXELS`` on every side."""
+    """The box of displayed pixels that differ, grown by ``CONTEXT_PIXELS`` on every side and
+    to a multiple of ``BOX_MULTIPLE`` (within the image)."""
     rows, cols = np.nonzero(before != after)
     if rows.size == 0:
         return slice(None), slice(None)
-    return tuple(  # type: ignore[return-value]
-        slice(max(0, int(c.min()) - CONTEXT_PIXELS), min(n, int(c.max()) + CONTEXT_PIXELS + 1))
-        for c, n in ((rows, before.shape[0]), (cols, before.shape[1]))
-    )
+    box = []
+    for found, n in ((rows, before.shape[0]), (cols, before.shape[1])):
+        start = max(0, int(found.min()) - CONTEXT_PIXELS)
+        stop = min(n, int(found.max()) + CONTEXT_PIXELS + 1)
+        side = min(n, -(-(stop - start) // BOX_MULTIPLE) * BOX_MULTIPLE)
+        start = min(start, n - side)
+        box.append(slice(start, start + side))
+    return box[0], box[1]
 
 
 def jnd_volume(

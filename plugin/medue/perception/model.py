@@ -90,7 +90,7 @@ def levels_jnd(
     reference = float(lum0[change != 0].mean())  # the luminance where the change is
     shape = _csf_on_grid(spectrum.frequency / degrees, reference, field_degrees)
     centre_s = sensitivity(np.array(cpd), reference, field_degrees)
-    local_s = LuminanceTable(np.array(cpd), field_degrees)
+    local_s = _luminance_table(cpd, field_degrees)
     gain = np.float32(orientation_gain(orientations, beta))
     below = np.zeros_like(filters[0])
     below[spectrum.frequency == 0] = 1.0  # the mean, then every band below the current one
@@ -140,7 +140,13 @@ def orientation_gain(orientations: int, beta: float) -> float:
     return float(1.0 / (shares**beta).sum() ** (1.0 / beta))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
+def _luminance_table(cycles_per_degree: tuple[float, ...], field_degrees: float) -> LuminanceTable:
+    """``LuminanceTable`` per band frequencies and field (cached: it depends on the zoom only)."""
+    return LuminanceTable(np.array(cycles_per_degree), field_degrees)
+
+
+@lru_cache(maxsize=16)
 def _transforms(
     shape: tuple[int, int], bands: int, orientations: int
 ) -> tuple[Spectrum, np.ndarray, np.ndarray, list[list[np.ndarray]]]:
