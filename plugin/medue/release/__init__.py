@@ -13,6 +13,7 @@ from medue.release.describe import (
     RELEASE_MD,
     read_release_description,
     release_description,
+    release_method,
     write_release_description,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "RELEASE_MD",
     "read_release_description",
     "release_description",
+    "release_method",
     "write_release_description",
 ]

@@ -27,6 +27,7 @@ from medue.methods.names import (
 RELEASE_JSON = "release.json"
 RELEASE_MD = "RELEASE.md"
 FORMAT = "medue-release/1"
+LEGACY_MANIFEST = "medue/manifest.json"  # where releases written before the split kept it
 
 
 def method_family(method: str | None) -> str:
@@ -126,6 +127,28 @@ def write_release_description(
             before_commit(target, tmp)
         written[name] = target
     return written
+
+
+def release_method(release: Path) -> tuple[str | None, str | None]:
+    """``(method, preset)`` a release folder says it was made with (its ``release.json``, or a
+    release written before the split, its ``medue/manifest.json``); ``(None, None)`` if neither
+    is readable. ``medue evaluate`` needs no more than this, as an attacker would."""
+    for name, fields in ((RELEASE_JSON, ("method", "preset")), (LEGACY_MANIFEST, None)):
+        try:
+            data = json.loads((Path(release) / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        if fields is not None:
+            return data.get("method"), data.get("preset")
+        settings = data.get("settings", {})
+        budget = settings.get("budget", {})
+        preset = budget.get("preset") or (
+            f"eps{budget['epsilon']:g}" if budget.get("epsilon") is not None else "custom"
+        )
+        return settings.get("method"), preset
+    return None, None
 
 
 def read_release_description(release: Path) -> dict:
