@@ -25,7 +25,7 @@ from medue.perception import jnd_summary
 
 def release_jnd(release: Path) -> dict[str, list[float]]:
     """Per zoom ("1x", "2x", "4x"), the JND of every case of the release."""
-    manifest = json.loads((release / "medue" / "manifest.json").read_text())
+    manifest = json.loads((Path(f"{release}.private") / "manifest.json").read_text())
     scores: dict[str, list[float]] = {"1x": [], "2x": [], "4x": []}
     for case in manifest["cases"]:
         original = sitk.GetArrayFromImage(sitk.ReadImage(case["source"]))
