@@ -54,11 +54,13 @@ def rebuild(entry: dict, blobs: dict[str, bytes], released: bytes | None) -> byt
 
 
 def write_archive(path: Path, index: dict, blobs: dict[str, bytes]) -> None:
-    """Write a case's ``index`` and ``blobs`` (named ``<file number>.<blob>``) to ``path``."""
+    """Write a case's ``index`` and ``blobs`` (named ``<file number>.<blob>``) to ``path``
+    (LZMA-compressed members, but for gzip data, stored as it is)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_LZMA) as archive:
         archive.writestr(INDEX, json.dumps(index, indent=1))
-        for name, data in blobs.items():
-            archive.writestr(name, data)
+        for name, data in blobs.items():  # already compressed (a gzip file): stored as is
+            packed = zipfile.ZIP_STORED if data[:2] == b"\x1f\x8b" else zipfile.ZIP_LZMA
+            archive.writestr(name, data, compress_type=packed)
 
 
 def read_archive(path: Path) -> tuple[dict, dict[str, dict[str, bytes]]]:
