@@ -50,8 +50,8 @@ def copies(sample_dataset: Path, folder: Path, count: int) -> Path:
 
 
 def files(out: Path) -> dict[str, bytes]:
-    """Every image, label and figure of a release, by path inside it."""
-    found = [p for p in out.rglob("*") if p.suffix in (".gz", ".png")]
+    """Every image, label and figure of a folder, by path inside it."""
+    found = [p for p in out.rglob("*") if p.suffix in (".gz", ".png", ".zip")]
     return {str(p.relative_to(out)): p.read_bytes() for p in found}
 
 
@@ -84,10 +84,12 @@ def test_two_ranks_write_the_single_process_release_and_one_manifest(sample_data
     data = copies(sample_dataset, tmp_path / "data", 2)
     with torch_threads(1):
         one = protect_dataset(data, discover_cases(data), tmp_path / "one", ProtectSettings())
-    two = medue("protect", str(data), str(tmp_path / "two"), "--nproc", "2")
+    key = str(one.private / "key")  # the same key: the same release
+    two = medue("protect", str(data), str(tmp_path / "two"), "--nproc", "2", "--key-file", key)
     assert two.returncode == 0, two.stderr
     assert "protected 4 images" in two.stdout
-    assert files(tmp_path / "two") == files(one.output)  # byte-identical images, labels, figures
+    assert files(tmp_path / "two") == files(one.output)  # byte-identical images, labels
+    assert files(private(tmp_path / "two")) == files(one.private)  # figures, restore data
     merged = json.loads((tmp_path / "two.private/manifest.json").read_text())
     single = json.loads(one.manifest.read_text())
     strip = lambda c: {k: v for k, v in c.items() if k not in ("output", "seconds")}  # noqa: E731

@@ -19,6 +19,7 @@ import numpy as np
 from medue.restore import dicom_payload, streams
 
 INDEX = "index.json"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def xor(left: bytes, right: bytes) -> bytes:
@@ -56,11 +57,14 @@ def rebuild(entry: dict, blobs: dict[str, bytes], released: bytes | None) -> byt
 def write_archive(path: Path, index: dict, blobs: dict[str, bytes]) -> None:
     """Write a case's ``index`` and ``blobs`` (named ``<file number>.<blob>``) to ``path``
     (LZMA-compressed members, but for gzip data, stored as it is)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_LZMA) as archive:
-        archive.writestr(INDEX, json.dumps(index, indent=1))
-        for name, data in blobs.items():  # already compressed (a gzip file): stored as is
-            packed = zipfile.ZIP_STORED if data[:2] == b"\x1f\x8b" else zipfile.ZIP_LZMA
-            archive.writestr(name, data, compress_type=packed)
+    members = {INDEX: json.dumps(index, indent=1).encode(), **blobs}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():  # already compressed (a gzip file): stored as is
+            member = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)  # the same bytes every run
+            member.compress_type = (
+                zipfile.ZIP_STORED if data[:2] == b"\x1f\x8b" else zipfile.ZIP_LZMA
+            )
+            archive.writestr(member, data)
 
 
 def read_archive(path: Path) -> tuple[dict, dict[str, dict[str, bytes]]]:
