@@ -153,7 +153,7 @@ def plot(rows: list[dict], data: Path, args: argparse.Namespace) -> None:
 
 def frontier_row(name: str, release: Path, result: dict) -> dict:
     """Visibility from the release's manifest, victim scores per (victim, countermeasure)."""
-    cases = json.loads((release / "medue" / "manifest.json").read_text())["cases"]
+    cases = json.loads((Path(f"{release}.private") / "manifest.json").read_text())["cases"]
     metrics = [case["metrics"] for case in cases]
     scores = {
         f"{row['victim']}/{row['countermeasure']}": {

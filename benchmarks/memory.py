@@ -66,7 +66,7 @@ def measure(data: Path, output: Path, extra: list[str]) -> dict:
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     if child.returncode != 0:
         raise SystemExit(f"medue protect failed:\n{log.read_text()}")
-    manifest = json.loads((output / "medue" / "manifest.json").read_text())
+    manifest = json.loads((Path(f"{output}.private") / "manifest.json").read_text())
     return {
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "wall_s": round(seconds, 1),

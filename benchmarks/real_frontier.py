@@ -48,7 +48,13 @@ RELEASES: dict[str, list[str]] = {
     "strong": ["--preset", "strong"],
     "umed": ["--method", "umed"],  # UMed at the balanced preset (ROI + 3-voxel contour band)
     "emn": ["--method", "emn"],  # sample-wise error-minimising noise, balanced preset
+    "keyed": ["--method", "pattern-checker-keyed"],  # the checkerboard's sign in secret blocks
+    # the attacker who knows the method: the release cleaned by estimate_pattern.py
+    "default-cleaned": [],
+    "keyed-cleaned": [],
 }
+CLEANED = {"default-cleaned": ("default", "phase"), "keyed-cleaned": ("keyed", "blocks")}
+"""Cleaned releases: (the release they are cleaned from, ``estimate_pattern.py``'s model)."""
 ARCHITECTURES = ("unet", "segresnet")
 DATASETS = {  # name -> patch size, extra protect options, field-of-view masks for scoring
     "drive": {"patch": 64, "protect": [], "fov": True},  # drive_data.py
@@ -61,10 +67,25 @@ def protect(data: Path, work: Path, release: str, dataset: str) -> Path:
     if release == "clean":
         return data / "train"
     folder = work / "releases" / release
-    if not (folder / "medue" / "manifest.json").is_file():
+    if release in CLEANED:
+        return _cleaned(data, work, release, dataset)
+    written = (folder / "release.json", folder / "medue" / "manifest.json")  # (older layout)
+    if not any(path.is_file() for path in written):
         medue = Path(sys.executable).parent / "medue"
         command = [str(medue), "protect", str(data / "train"), str(folder), "--no-progress"]
         subprocess.run(command + RELEASES[release] + DATASETS[dataset]["protect"], check=True)
+    return folder
+
+
+def _cleaned(data: Path, work: Path, release: str, dataset: str) -> Path:
+    """The release ``CLEANED[release]`` names, cleaned by ``estimate_pattern.py`` on first use."""
+    source, model = CLEANED[release]
+    folder = work / "releases" / release
+    if not (folder / "labels").is_dir():
+        script = Path(__file__).with_name("estimate_pattern.py")
+        command = [sys.executable, str(script), str(protect(data, work, source, dataset)),
+                   str(folder), "--model", model, "--original", str(data / "train")]  # fmt: skip
+        subprocess.run(command, check=True)
     return folder
 
 
@@ -184,13 +205,13 @@ def table(work: Path, dataset: str) -> str:
 def visibility(work: Path, release: str) -> str:
     """The release's JND at 1x and 4x zoom (median and largest over its cases), as a reader sees
     it at each case's window (``release_jnd.py``), cached in the release's folder."""
-    folder = work / "releases" / release
-    if release == "clean" or not (folder / "medue" / "manifest.json").is_file():
-        return "—"
-    cache = folder / "jnd.json"
-    if not cache.is_file():
-        from release_jnd import release_jnd  # noqa: PLC0415 - only tables need it
+    from release_jnd import manifest_path, release_jnd  # noqa: PLC0415 - only tables need it
 
+    folder = work / "releases" / release
+    if release == "clean" or not manifest_path(folder).is_file():
+        return "—"
+    cache = folder.with_name(release + ".jnd.json")  # beside the release: nothing added to it
+    if not cache.is_file():
         cache.write_text(json.dumps(release_jnd(folder)))
     scores = json.loads(cache.read_text())
     return " / ".join(f"{np.median(scores[z]):.2f} ({max(scores[z]):.2f})" for z in ("1x", "4x"))

@@ -1,6 +1,7 @@
 """What a reader sees of a written release: JND of each case's worst patch at 1x, 2x and 4x.
 
-Reads ``RELEASE/medue/manifest.json`` (any release ``medue protect`` wrote), compares every
+Reads the owner's manifest (``RELEASE.private/manifest.json``, or ``RELEASE/medue/manifest.json``
+for releases written before the release/private split), compares every
 written file with its source at the case's window on the default calibrated display
 (``medue.perception.Display``: 0.21 mm pixels, 0.5-350 cd/m2 on the DICOM GSDF, 50 cm) and
 prints the median and the largest JND per zoom. Releases written since the JND was added record
@@ -23,9 +24,15 @@ from medue.intensity import Window
 from medue.perception import jnd_summary
 
 
+def manifest_path(release: Path) -> Path:
+    """The release's full manifest: in its private folder, or inside it (older layout)."""
+    private = release.with_name(release.name + ".private") / "manifest.json"
+    return private if private.is_file() else release / "medue" / "manifest.json"
+
+
 def release_jnd(release: Path) -> dict[str, list[float]]:
     """Per zoom ("1x", "2x", "4x"), the JND of every case of the release."""
-    manifest = json.loads((release / "medue" / "manifest.json").read_text())
+    manifest = json.loads(manifest_path(release).read_text())
     scores: dict[str, list[float]] = {"1x": [], "2x": [], "4x": []}
     for case in manifest["cases"]:
         original = sitk.GetArrayFromImage(sitk.ReadImage(case["source"]))

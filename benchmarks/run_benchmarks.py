@@ -188,7 +188,7 @@ def bench_dataset(
 def make_release(dataset: str, clean: Path, out: Path, release_name: str) -> Path:
     """Protect ``clean`` with method:preset unless that release already exists."""
     release = out / dataset / "releases" / _slug(release_name)
-    manifest = release / "medue" / "manifest.json"
+    manifest = Path(f"{release}.private") / "manifest.json"
     if manifest.exists():
         return release
     method, preset = release_name.split(":")

@@ -138,7 +138,7 @@ def class_combined(task: Path, release: Path, settings: ClassificationSettings) 
 def make_release(train: Path, target: Path, name: str, args: argparse.Namespace) -> Path:
     """The release ``method:budget[:K]`` of ``train`` (made once; reused when its manifest, or a
     pattern release's ``pattern.json``, is there)."""
-    if (target / "medue" / "manifest.json").exists() or (target / "pattern.json").exists():
+    if (Path(f"{target}.private") / "manifest.json").exists() or (target / "pattern.json").exists():
         return target
     method, preset, *rest = name.split(":")
     if method in PATTERNS:
@@ -248,7 +248,7 @@ def visibility(train: Path, release: Path) -> dict:
 
 
 def _row(name: str, train: Path, release: Path, result: dict) -> dict:
-    manifest_path = release / "medue" / "manifest.json"
+    manifest_path = Path(f"{release}.private") / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     return {
         "release": name,

@@ -68,7 +68,7 @@ def medue(*args: str) -> float:
 
 def measure_apply(data: Path, out: Path, nproc: int) -> dict:
     wall = medue("protect", str(data), str(out), "--nproc", str(nproc))
-    cases = json.loads((out / "medue" / "manifest.json").read_text())["cases"]
+    cases = json.loads((Path(f"{out}.private") / "manifest.json").read_text())["cases"]
     per_rank = [sum(c["seconds"] for c in cases[rank::nproc]) for rank in range(nproc)]
     return {"wall_s": round(wall, 1), "apply_work_s": round(sum(per_rank), 1),
             "apply_span_s": round(max(per_rank), 1), "protected": len(cases)}  # fmt: skip

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (out / "runs.json").exists():  # reuse the clean victims; never write the shared store
         shutil.copy(data / "runs.json", out / "runs.json")
     release = out / "release"
-    if not (release / "medue" / "manifest.json").exists():
+    if not (Path(f"{release}.private") / "manifest.json").exists():
         protect_dataset(
             data / "train",
             discover_cases(data / "train"),

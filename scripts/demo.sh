@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 1: set up (idempotent), build the bundled sample data, protect it (default method).
-# Output: out/sample_protected/ (protected copies + labels) and out/sample_protected/medue/
-# (report.html, manifest.json, figures, generator.json). Extra args go to `medue protect`.
+# Output: out/sample_protected/ (the release: protected copies + labels, RELEASE.md, release.json)
+# and out/sample_protected.private/ (owner-only: key, report.html, manifest.json, figures,
+# generator.json, restoration data). Extra args go to `medue protect`.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 source "$repo/scripts/setup.sh"

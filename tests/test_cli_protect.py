@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from medue.io.atomic import TMP_PREFIX
+from tests.layout import private
 
 MEDUE = str(Path(sys.executable).parent / "medue")
 
@@ -28,7 +29,7 @@ def test_fit_then_protect_with_the_saved_generator(two_cases: Path, tmp_path):
     result = medue("protect", two_cases, tmp_path / "out", "--generator", generator)
     assert result.returncode == 0, result.stderr
     assert "protected 2 images" in result.stdout
-    manifest = json.loads((tmp_path / "out/medue/manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out.private/manifest.json").read_text())
     assert manifest["method"]["config"]["iterations"] == 2  # the generator's, not refitted
     assert manifest["method"]["config"]["class_values"] == [1]
 
@@ -39,7 +40,7 @@ def test_robust_preset_trains_umed_against_countermeasures(two_cases: Path, tmp_
         "protect", two_cases, out, "--preset", "robust", "--method", "umed", "--iterations", "2"
     )
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert manifest["settings"]["budget"]["preset"] == "robust"
     assert manifest["method"]["history"]["steps"] == 2  # how many steps ran, and why no more
     assert manifest["method"]["history"]["stopped"].startswith("maximum: ")

@@ -45,7 +45,7 @@ def test_protect_names_each_bad_row_and_protects_the_rest(tmp_path):
                   "'2.5' is neither", "broken.nii.gz"):  # fmt: skip
         assert words in result.stderr, words
     assert "protected 11 images" in result.stdout
-    manifest = json.loads((tmp_path / "out/medue/manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out.private/manifest.json").read_text())
     assert len(manifest["cases"]) == 11 and len(manifest["failed"]) == 4
     table = (tmp_path / "out/labels.csv").read_text().splitlines()
     assert len(table) == 12 and "right/s0_03.nii.gz,right" in table

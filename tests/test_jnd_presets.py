@@ -21,6 +21,7 @@ from medue.intensity import Window
 from medue.io import StoredEncoding
 from medue.perception import jnd_slice
 from medue.perception.ceiling import fit_under_ceiling
+from tests.layout import private
 from tests.test_jnd import SOFT_TISSUE, checkerboard, ct_phantom
 
 BRAIN = Window.from_level_width(40.0, 80.0, "CT brain")
@@ -83,7 +84,7 @@ def test_every_preset_has_a_jnd_ceiling_and_an_explicit_epsilon_has_none():
 def protect(source: Path, output: Path, *options: str) -> dict:
     medue = [sys.executable, "-m", "medue.cli", "protect", str(source), str(output)]
     subprocess.run([*medue, "--no-progress", *options], check=True, capture_output=True)
-    return json.loads((output / "medue/manifest.json").read_text())
+    return json.loads((private(output) / "manifest.json").read_text())
 
 
 def test_the_default_preset_holds_the_lung_tumour_under_1_jnd_and_shows_where(
@@ -102,7 +103,7 @@ def test_the_default_preset_holds_the_lung_tumour_under_1_jnd_and_shows_where(
     windows = jnd["windows"]
     assert set(windows) == {"CT soft_tissue", "CT brain", "CT lung", "CT bone"}
     assert windows["CT brain"]["1x"] > 2 * windows["CT soft_tissue"]["1x"]  # W80 vs W400
-    report = (tmp_path / "default/medue/report.html").read_text()
+    report = (private(tmp_path / "default") / "report.html").read_text()
     assert 'src="figures/lung2_zoom.png"' in report and "at CT brain:" in report
     crops = sitk.GetArrayFromImage(
         sitk.ReadImage(str(tmp_path / "default/medue/figures/lung2_zoom.png"))

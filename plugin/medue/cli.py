@@ -27,6 +27,7 @@ COMMANDS = {
     "info": "describe an image or a dataset folder",
     "fit": "fit a method on a dataset and save it (a generator, or a pattern's key)",
     "protect": "protect a dataset (or one image) into an output folder",
+    "restore": "give the key holder the originals back, byte for byte, from a release",
     "evaluate": "train victims on a protected copy and its original; test both on clean cases",
     "serve": "serve a studies folder or a DICOMweb PACS: previews and protect jobs over HTTP",
 }

@@ -26,6 +26,7 @@ from medue.job.outputs import rank_file
 from medue.job.run import read_and_prepare
 from medue.methods import load_perturber
 from tests.conftest import REPO, torch_threads
+from tests.layout import private
 
 ENV = {**os.environ, "PYTHONPATH": f"{REPO / 'plugin'}:{REPO}", "OMP_NUM_THREADS": "1"}
 
@@ -49,8 +50,8 @@ def copies(sample_dataset: Path, folder: Path, count: int) -> Path:
 
 
 def files(out: Path) -> dict[str, bytes]:
-    """Every image, label and figure of a release, by path inside it."""
-    found = [p for p in out.rglob("*") if p.suffix in (".gz", ".png")]
+    """Every image, label and figure of a folder, by path inside it."""
+    found = [p for p in out.rglob("*") if p.suffix in (".gz", ".png", ".zip")]
     return {str(p.relative_to(out)): p.read_bytes() for p in found}
 
 
@@ -62,7 +63,7 @@ def released(out: Path) -> list[Path]:
 def journaled(out: Path) -> list[str]:
     """Every write the journals of ``out`` record (one line per file landed)."""
     lines = []
-    for journal in (out / "medue").glob("journal*.jsonl"):
+    for journal in private(out).glob("journal*.jsonl"):
         lines += [json.loads(line)["output"] for line in journal.read_text().splitlines()]
     return lines
 
@@ -83,17 +84,19 @@ def test_two_ranks_write_the_single_process_release_and_one_manifest(sample_data
     data = copies(sample_dataset, tmp_path / "data", 2)
     with torch_threads(1):
         one = protect_dataset(data, discover_cases(data), tmp_path / "one", ProtectSettings())
-    two = medue("protect", str(data), str(tmp_path / "two"), "--nproc", "2")
+    key = str(one.private / "key")  # the same key: the same release
+    two = medue("protect", str(data), str(tmp_path / "two"), "--nproc", "2", "--key-file", key)
     assert two.returncode == 0, two.stderr
     assert "protected 4 images" in two.stdout
-    assert files(tmp_path / "two") == files(one.output)  # byte-identical images, labels, figures
-    merged = json.loads((tmp_path / "two/medue/manifest.json").read_text())
+    assert files(tmp_path / "two") == files(one.output)  # byte-identical images, labels
+    assert files(private(tmp_path / "two")) == files(one.private)  # figures, restore data
+    merged = json.loads((tmp_path / "two.private/manifest.json").read_text())
     single = json.loads(one.manifest.read_text())
     strip = lambda c: {k: v for k, v in c.items() if k not in ("output", "seconds")}  # noqa: E731
     assert [strip(c) for c in merged["cases"]] == [strip(c) for c in single["cases"]]
     assert merged["summary"] == single["summary"] and merged["failed"] == []
     assert merged["generator"]["sha256"] == single["generator"]["sha256"]
-    assert (tmp_path / "two/medue/cases.rank1.jsonl").is_file()  # rank 1 kept its own journal
+    assert (tmp_path / "two.private/cases.rank1.jsonl").is_file()  # rank 1 kept its own journal
     assert sorted(journaled(tmp_path / "two")) == sorted(set(journaled(tmp_path / "two")))
 
 
@@ -141,7 +144,7 @@ def test_a_rank_killed_mid_apply_leaves_a_job_that_resumes_writing_every_file_on
     with said.open("w") as stderr:
         job = subprocess.Popen([*command, "--nproc", "2"], env=ENV, stdout=subprocess.DEVNULL,
                                stderr=stderr)  # fmt: skip
-    record = out / "medue" / "cases.rank1.jsonl"
+    record = private(out) / "cases.rank1.jsonl"
     deadline, killed = time.monotonic() + 600, False
     while time.monotonic() < deadline and job.poll() is None and not killed:
         if record.is_file() and len(record.read_text().splitlines()) >= 1:
@@ -154,14 +157,14 @@ def test_a_rank_killed_mid_apply_leaves_a_job_that_resumes_writing_every_file_on
     assert job.wait(timeout=120) == 3  # torchrun stopped the other rank and failed the job
     assert "process 1 of 2 was stopped by SIGKILL" in said.read_text()
     assert "run the same command again to resume" in said.read_text()
-    assert not (out / "medue/manifest.json").exists()
+    assert not (private(out) / "manifest.json").exists()
     landed = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in released(out)}
     assert landed
     resumed = subprocess.run([*command, "--nproc", "2"], env=ENV, capture_output=True, text=True,
                              timeout=900)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert "protected 12 images" in resumed.stdout
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert len(manifest["cases"]) == 12 and not manifest["failed"]
     after = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in released(out)}
     assert len(after) == 24  # 12 images + 12 labels

@@ -126,7 +126,7 @@ def test_uncompressed_nii_stays_uncompressed(tmp_path):
     assert written.read_bytes()[:2] != b"\x1f\x8b" and len(written.read_bytes()) == len(
         source.read_bytes()
     )
-    manifest = json.loads((tmp_path / "out/medue/manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out.private/manifest.json").read_text())
     assert manifest["cases"][0]["output"].endswith("plain.nii")
 
 

@@ -20,6 +20,7 @@ from medue.job import ProtectSettings, protect_dataset
 from medue.job import apply as apply_module
 from medue.job.outputs import check_output_folder
 from tests.io.field_files import cube_label, phantom, protect_folder, write_nifti, write_nrrd
+from tests.layout import private
 
 
 def small_dataset(folder: Path, names=("a", "b", "c")) -> Path:
@@ -187,7 +188,7 @@ def test_interrupted_runs_outputs_are_known_from_the_journal(tmp_path):
     folder = small_dataset(tmp_path / "in", names=("a", "b"))
     out = tmp_path / "out"
     protect_folder(folder, out, epsilon=3.0)
-    (out / "medue/manifest.json").unlink()  # as if the run had been killed before its manifest
+    (private(out) / "manifest.json").unlink()  # as if the run had been killed before its manifest
     (folder / "labels/final/b.nii.gz").unlink()
     outcome = protect_folder(folder, out, epsilon=3.0)
     assert not (out / "b.nii.gz").exists()  # the stale copy of the now-failing case is gone

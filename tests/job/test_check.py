@@ -18,6 +18,7 @@ from medue.job.regime import pattern_regime
 from medue.methods.base import Cancelled
 from medue.report import check_section
 from tests.conftest import torch_threads
+from tests.layout import private
 from tests.test_cli_protect import medue
 
 QUICK = CheckSettings(countermeasures=("none", "median"), epochs=1)
@@ -71,7 +72,7 @@ def test_check_scores_the_written_release_under_each_countermeasure(checked):
     assert section["test_cases"]  # held-out patients, named
     details = Path(section["details"])
     assert (details / "results.md").is_file() and (details / "runs.json").is_file()
-    assert details.parent == checked.output / "medue"  # beside the report, not among the images
+    assert details.parent == private(checked.output)  # beside the report, not among the images
 
 
 def test_check_lands_in_manifest_and_report(checked):
@@ -141,7 +142,7 @@ def test_cli_check_prints_the_verdict(two_cases: Path, tmp_path):
     assert "attacker with only the release: none" in result.stdout
     assert "attacker who early-stops on clean data: none" in result.stdout
     assert "median" in result.stdout and "pgd" in result.stdout  # the whole default suite
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert len(manifest["checked_against"]["rows"]) == 7
     bad = medue("protect", two_cases, tmp_path / "o2", "--check", "--check-epochs", "0")
     assert bad.returncode == 2 and "--check-epochs must be at least 1" in bad.stderr
@@ -160,9 +161,9 @@ def test_cancelled_check_leaves_a_complete_unchecked_release(two_cases: Path, tm
     protect_dataset(two_cases, discover_cases(two_cases), out, settings, None, progress, cancel)
     with pytest.raises(Cancelled), torch_threads(1):
         check_written_release(two_cases, out, settings.check, progress, cancel)
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert manifest["checked_against"] is None and len(manifest["cases"]) == 2
-    assert "Not checked on this data" in (out / "medue/report.html").read_text()
+    assert "Not checked on this data" in (private(out) / "report.html").read_text()
 
 
 def case(epsilon: float, fine_noise: float) -> dict:

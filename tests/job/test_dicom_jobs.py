@@ -22,6 +22,7 @@ from tests.io.dicom_builders import (
     rt_dose,
 )
 from tests.io.field_files import protect_folder
+from tests.layout import private
 
 MEDUE = str(Path(sys.executable).parent / "medue")
 PADDING = -2000  # stored value of the voxels outside the scanned circle
@@ -51,7 +52,7 @@ def test_series_folder_given_directly_is_protected_into_the_output(tmp_path):
     assert written.keys() == source.keys()
     change = np.concatenate([written[n].astype(int) - source[n] for n in source]).ravel()
     assert 0 < np.abs(change).max() <= 8
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert manifest["cases"][0]["output"] == str(out / "ct_head")
     again = medue("protect", series, out, "--method", "random", "--epsilon", "8",
                   "--roi-box", "0,2,2,4,14,14")  # fmt: skip
@@ -109,9 +110,9 @@ def test_nested_exports_are_found_and_rt_only_folders_named_as_left_out(tmp_path
                    "--roi-box", "0,2,2,4,14,14")  # fmt: skip
     assert result.returncode == 0, result.stderr  # an RT-only folder is not a failure
     assert "Patient1/Study1/RTSTRUCT: holds no image to protect" in result.stderr
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert [c["image_id"] for c in manifest["cases"]] == ["Patient1_Study1_CT"]
     assert (out / "Patient1/Study1/CT").is_dir()
     [left] = manifest["left_out"]
     assert left["why"] == "holds no image to protect, only rs.dcm: RT Structure Set Storage"
-    assert "Left out of the release" in (out / "medue/report.html").read_text()
+    assert "Left out of the release" in (private(out) / "report.html").read_text()

@@ -19,6 +19,7 @@ from medue.job import ProtectSettings, protect_dataset
 from medue.job.apply import protect_case
 from medue.job.run import prepare_dataset
 from medue.job.sample import draw_sample
+from medue.keys import read_key_file
 from medue.methods import FitOptions, fit_method
 from medue.prepare import prepare_case
 from tests.conftest import torch_threads
@@ -102,7 +103,8 @@ def test_streaming_job_writes_the_files_of_fitting_on_everything_in_memory(five_
                          values)
             for item in loaded
         ]  # fmt: skip
-        options = FitOptions(mode="2d", iterations=1, seed=0, class_values=values)
+        key = read_key_file(outcome.private / "key")  # the job's seeds come from its key
+        options = FitOptions(mode="2d", iterations=1, seed=0, class_values=values, key=key)
         perturber = fit_method("emn", prepared, options)
         for item, case in zip(loaded, prepared, strict=True):
             target = tmp_path / "reference" / item.case.image.name

@@ -92,7 +92,7 @@ def test_originals_untouched_and_manifest_complete(small_dataset, protected):
     assert tree_hashes(small_dataset) == before
     manifest = json.loads(outcome.manifest.read_text())
     assert manifest["settings"]["method"] == "pattern-checker"  # the default
-    assert manifest["method"]["key"] == 0
+    assert manifest["method"]["key"] == (outcome.private / "key").read_text().strip()  # hex
     assert len(manifest["cases"]) == 4 and not manifest["failed"]
     for entry in manifest["cases"]:
         assert entry["input_sha256"] != entry["output_sha256"]
@@ -102,9 +102,10 @@ def test_originals_untouched_and_manifest_complete(small_dataset, protected):
     assert not list(outcome.output.rglob(f"{TMP_PREFIX}*"))
 
 
-def test_same_seed_same_files(small_dataset, protected, tmp_path):
+def test_same_key_same_files(small_dataset, protected, tmp_path):
     _, first = protected
-    again = protect_dataset(small_dataset, discover_cases(small_dataset), tmp_path / "r", FAST)
+    again = protect_dataset(small_dataset, discover_cases(small_dataset), tmp_path / "r", FAST,
+                            key_file=first.private / "key")  # fmt: skip
     for a, b in zip(first.results, again.results, strict=True):
         assert Path(a.output).read_bytes() == Path(b.output).read_bytes()
 
@@ -213,4 +214,4 @@ def test_the_default_release_of_an_8bit_image_sits_at_50_db_peak_255(tmp_path):
     seen = metrics["jnd"]  # what a reader sees (medue.perception): worse the more it is zoomed
     assert seen["window"] == outcome.results[0].window["name"]
     assert 0 < seen["1x"] < seen["2x"] < seen["4x"]
-    assert "JND" in (tmp_path / "out/medue/report.html").read_text()
+    assert "JND" in (tmp_path / "out.private/report.html").read_text()

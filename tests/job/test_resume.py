@@ -17,6 +17,7 @@ from medue.budget import BudgetRequest
 from medue.datasets import discover_cases
 from medue.io.atomic import TMP_PREFIX
 from medue.job import ProtectSettings, protect_dataset
+from tests.layout import private
 
 MEDUE = str(Path(sys.executable).parent / "medue")
 
@@ -65,7 +66,7 @@ def test_kill_9_mid_apply_then_resume_writes_every_file_once(many_cases, tmp_pat
     out = tmp_path / "out"
     command = [MEDUE, "protect", str(many_cases), str(out), "--no-progress"]
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    record = out / "medue" / "cases.jsonl"
+    record = private(out) / "cases.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and job.poll() is None:
         if record.is_file() and len(record.read_text().splitlines()) >= 2:
@@ -82,7 +83,7 @@ def test_kill_9_mid_apply_then_resume_writes_every_file_once(many_cases, tmp_pat
     assert "protected 12 images" in resumed.stdout
     after = stamps(out)
     assert all(after[p] == t for p, t in written.items())  # kept, not written again
-    manifest = json.loads((out / "medue/manifest.json").read_text())
+    manifest = json.loads((private(out) / "manifest.json").read_text())
     assert len(manifest["cases"]) == 12 and not manifest["failed"]
     assert not list(out.rglob(f"{TMP_PREFIX}*"))  # no half-written file left behind
     kept = {case["output"] for case in manifest["cases"] if case["kept"]}
@@ -100,7 +101,7 @@ def test_a_rerun_of_a_fitted_method_reuses_its_saved_fit(two_cases, tmp_path):
     settings = ProtectSettings(method="emn", iterations=1)
     protect_dataset(two_cases, discover_cases(two_cases), out, settings)
     before = stamps(out)
-    generator = out / "medue" / "generator.pt"
+    generator = private(out) / "generator.pt"
     saved = generator.stat().st_mtime_ns
     phases: list[str] = []
     protect_dataset(two_cases, discover_cases(two_cases), out, settings,
@@ -157,5 +158,5 @@ def test_a_kill_at_any_instant_of_a_case_resumes_writing_every_file_once(
     after = {p: (Path(p).stat().st_ino, t) for p, t in stamps(out).items()}
     assert {p: after[p] for p in landed} == landed  # in place at the kill: never written again
     assert len(after) == 4  # two copies, two labels
-    assert all((out / "medue" / "figures" / f"{c}.png").is_file() for c in ("breast1", "brain2"))
+    assert all((private(out) / "figures" / f"{c}.png").is_file() for c in ("breast1", "brain2"))
     assert not list(out.rglob(f"{TMP_PREFIX}*"))

@@ -184,5 +184,5 @@ def test_protect_job_writes_whole_image_emn_within_budget(sample_dataset, tmp_pa
     assert result.metrics["changed_fraction"] > 0.5  # far beyond the 440-voxel ROI region
     original = read_volume(folder / "breast1.nii.gz").array
     assert read_volume(result.output).array.shape == original.shape
-    generator = next((tmp_path / "out/medue").glob("generator.*"))
+    generator = next((tmp_path / "out.private").glob("generator.*"))
     assert load_perturber(generator).method == "emn-image"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 
 import numpy as np
 import pytest
 
 from medue.datasets import discover_cases
 from medue.io import read_volume
+from tests.release_scan import leaks, owner_only_problems
 from tests.server.running import Server, tree_hashes
 
 
@@ -174,3 +176,21 @@ def test_a_job_whose_every_image_fails_says_so_per_image(server: Server) -> None
     assert final["state"] == "failed" and "no image was protected" in final["error"]
     assert [i["status"] for i in final["images"]] == ["failed", "failed"]
     assert all("7" in i["error"] for i in final["images"])
+
+
+def test_a_default_job_exports_only_the_release(server: Server) -> None:
+    """The export target gets the release alone; the private record stays in the job store,
+    owner-only, and holds the key the release only commits to."""
+    answer = server.post("/protect/jobs", json={"images": ["breast1", "brain2"],
+                                                "export": "published"})  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    assert server.wait_for(answer.json()["id"])["state"] == "done"
+    release = server.export / "published"
+    secret = server.export / ".medue-jobs" / "private" / "published"
+    assert sorted(p.name for p in release.iterdir()) == sorted(
+        ["RELEASE.md", "release.json", "breast1.nii.gz", "brain2.nii.gz", "labels"]
+    )
+    assert (secret / "key").is_file() and (secret / "manifest.json").is_file()
+    assert leaks(release, secret) == []
+    assert owner_only_problems(secret) == []
+    assert stat.S_IMODE((server.export / ".medue-jobs").stat().st_mode) == 0o700

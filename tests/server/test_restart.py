@@ -55,7 +55,9 @@ def _written_once(server: Server, job_id: str, before: dict, export: str) -> Non
     after = _landed(release)
     assert {p: after[p] for p in before} == before  # in place at the kill: never written again
     assert len(after) == 6  # three copies and their labels
-    manifest = json.loads((release / "medue" / "manifest.json").read_text())
+    manifest = json.loads(
+        (server.export / ".medue-jobs/private" / export / "manifest.json").read_text()
+    )
     assert sorted(c["image_id"] for c in manifest["cases"]) == sorted(
         i["id"] for i in final["images"]
     )

@@ -11,7 +11,6 @@ into OUT/<method-preset>/, plus OUT/comparison.md and OUT/countermeasures.png ac
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from medue.commands.progress import PhaseBars
@@ -25,8 +24,8 @@ from medue.evaluate.comparison import evaluate_releases
 from medue.evaluate.countermeasures import COUNTERMEASURES
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.victim import ARCHITECTURES
-from medue.job.outputs import REPORT_FOLDER
 from medue.methods import CLASSIFICATION_METHODS
+from medue.release import release_method
 
 VICTIM_CHOICES = (*ARCHITECTURES, "unet3d", *CLASSIFIER_VICTIMS)
 
@@ -85,14 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def is_classification_release(path: Path) -> bool:
-    """Whether ``path`` is a release of a classification method (its manifest says so)."""
-    manifest = path / REPORT_FOLDER / "manifest.json"
-    if not manifest.is_file():
-        return False
-    try:
-        method = json.loads(manifest.read_text())["settings"]["method"]
-    except (ValueError, KeyError, TypeError):
-        return False
+    """Whether ``path`` is a release of a classification method (its ``release.json`` says so)."""
+    method, _ = release_method(path)
     return method in CLASSIFICATION_METHODS
 
 

@@ -3,8 +3,11 @@
 Fits the method on a sample of the dataset first (``--fit-cases``), unless --generator names one
 saved by ``medue fit`` (then each image takes one generator pass), then protects every case, one
 at a time; ``--check`` then trains a victim on the written release (``medue.job.check``).
-Output: the protected images and their labels mirrored under OUTPUT, and OUTPUT/medue/ with
-manifest.json, report.html, figures and the generator.
+Output: the RELEASE in OUTPUT, safe to publish as it is (the protected images and their labels
+mirrored, RELEASE.md and release.json: method family, preset, visibility over the dataset, a
+commitment to the key), and the owner's PRIVATE folder (default OUTPUT.private, beside it; never
+inside it): the secret key, the fitted method, manifest.json with per-image epsilon and input
+sha256, report.html, figures and what `medue restore` needs. Publish OUTPUT; keep PRIVATE.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ from medue.job.check import CHECK_COUNTERMEASURES, CheckSettings, check_written_
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="dataset folder, image file or DICOM series")
     parser.add_argument("output", type=Path, help="output folder (outside the input)")
+    parser.add_argument(
+        "--private", type=Path, metavar="DIR",
+        help="the owner's private folder (key, manifest, report, restoration data); default "
+        "OUTPUT.private beside the release, never inside it; created owner-only (0700)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--key-file", type=Path, metavar="PATH",
+        help="reuse this secret key (e.g. to protect new cases of a dataset consistently, or to "
+        "reproduce a release byte for byte): copy the `key` file from an earlier run's private "
+        "folder; default: a new 32-byte key from the operating system's random source",
+    )  # fmt: skip
     parser.add_argument("--generator", type=Path, help="saved generator from `medue fit`")
     parser.add_argument(
         "--check", action="store_true",
@@ -58,9 +72,11 @@ def run(args: argparse.Namespace) -> int:
     bars = PhaseBars(enabled=not args.no_progress and main)
     checked = None
     try:
-        outcome = protect_dataset(args.input, cases, args.output, settings, perturber, bars)
+        outcome = protect_dataset(args.input, cases, args.output, settings, perturber, bars,
+                                  private=args.private, key_file=args.key_file)  # fmt: skip
         if settings.check is not None and outcome.results and main:  # the release is complete
-            checked = check_written_release(args.input, outcome.output, settings.check, bars)
+            checked = check_written_release(args.input, outcome.output, settings.check, bars,
+                                            private=outcome.private)  # fmt: skip
     finally:
         bars.close()
     if not main:
@@ -74,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"medue: warning: {warning}", file=sys.stderr)
     if checked is not None:
         print(_check_lines(checked))
-    print(f"report: {outcome.report}\nmanifest: {outcome.manifest}")
+    print(f"release (publish this): {outcome.output}\n"
+          f"private (keep this, owner-only; the key restores the originals): {outcome.private}\n"
+          f"report: {outcome.report}\nmanifest: {outcome.manifest}")  # fmt: skip
     return report_failures(outcome.failures, len(cases))
 
 

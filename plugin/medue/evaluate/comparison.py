@@ -17,8 +17,8 @@ from pathlib import Path
 from medue.evaluate.experiment import EvaluationSettings, evaluate_release
 from medue.evaluate.runs import ResultStore
 from medue.job.check import PROTECTS_AT_OR_BELOW
-from medue.job.outputs import REPORT_FOLDER
 from medue.methods.base import CancelToken, ProgressCallback, no_progress
+from medue.release import release_method
 
 
 def evaluate_releases(
@@ -51,16 +51,12 @@ def evaluate_releases(
 
 
 def release_label(folder: Path) -> str:
-    """``method-preset`` (or ``method-eps<value>``) from the release's manifest, else its name."""
-    manifest = Path(folder) / REPORT_FOLDER / "manifest.json"
-    try:
-        settings = json.loads(manifest.read_text())["settings"]
-    except (OSError, ValueError, KeyError):
+    """``method-preset`` from the release's public description (``medue.release``; a release
+    written before it: ``method-eps<value>`` from its manifest), else the folder's name."""
+    method, preset = release_method(Path(folder))
+    if method is None:
         return Path(folder).name
-    budget = settings.get("budget", {})
-    epsilon = budget.get("epsilon")
-    strength = budget.get("preset") or (f"eps{epsilon:g}" if epsilon is not None else "custom")
-    return f"{settings.get('method', 'release')}-{strength}"
+    return f"{method}-{str(preset).replace(' ', '-')}"
 
 
 def release_labels(folders: Sequence[Path]) -> list[str]:

@@ -6,7 +6,8 @@ Each case is read and prepared (the caller's ``prepare``), then, in this order:
    already in place;
 2. its protected copy is staged and checked; the staged copy is journaled and the case recorded
    finished (``resume.FinishedCases``) with the staged copy's sha256, both synced to disk;
-3. the protected copy is moved into place (atomically), and the case's figure drawn.
+3. the protected copy is moved into place (atomically), and the case's figure drawn;
+4. what restores its originals exactly is stored in the private folder (``medue.restore``).
 
 Its arrays are dropped before the next case is read, so memory does not grow with the number of
 cases. Because every record is written ahead of the move it describes, a process killed at any
@@ -29,7 +30,6 @@ from medue.figures import case_figure, zoom_figure, zoom_figure_name
 from medue.io import Volume, read_volume, volume_files
 from medue.job.apply import CaseResult, protect_case
 from medue.job.outputs import (
-    REPORT_FOLDER,
     copy_label,
     fingerprint,
     input_root,
@@ -40,6 +40,7 @@ from medue.job.record import ReleaseRecord
 from medue.job.resume import FinishedCases
 from medue.methods.base import CancelToken, Perturber, ProgressCallback, check_cancel
 from medue.prepare import PreparedCase
+from medue.restore.capture import CaseFiles, capture_case
 
 Prepare = Callable[[Case], tuple[LoadedCase, PreparedCase]]
 """Reads and prepares one case (``medue.job.run.read_and_prepare`` with the job's settings)."""
@@ -48,6 +49,7 @@ Prepare = Callable[[Case], tuple[LoadedCase, PreparedCase]]
 def apply_cases(
     input_path: Path,
     output: Path,
+    private: Path,
     cases: list[Case],
     prepare: Prepare,
     perturber: Perturber,
@@ -57,11 +59,12 @@ def apply_cases(
     cancel: CancelToken,
     show_mask: bool = False,
 ) -> tuple[list, list[Failure]]:
-    """Protect each of ``cases``; returns ``[(CaseResult, Case, figure)]`` and the failures, in
-    case order. Reports ``("apply", done, len(cases))`` after each case. ``show_mask`` adds the
+    """Protect each of ``cases`` into the release ``output`` (figures and restoration data into
+    ``private``); returns ``[(CaseResult, Case, figure)]`` and the failures, in case order.
+    Reports ``("apply", done, len(cases))`` after each case. ``show_mask`` adds the
     changed-voxel panel to each figure (SALM)."""
     root = input_root(input_path)
-    job = _Job(root, output, prepare, perturber, release, finished, show_mask,
+    job = _Job(root, output, private, prepare, perturber, release, finished, show_mask,
                f"unlearnable-example protection ({perturber.method})")  # fmt: skip
     results, failures = [], []
     for index, case in enumerate(cases):
@@ -84,6 +87,7 @@ class _Job:
 
     root: Path
     output: Path
+    private: Path
     prepare: Prepare
     perturber: Perturber
     release: ReleaseRecord
@@ -92,7 +96,15 @@ class _Job:
     derivation: str
 
     def figure(self, image_id: str) -> Path:
-        return self.output / REPORT_FOLDER / "figures" / f"{image_id}.png"
+        return self.private / "figures" / f"{image_id}.png"
+
+    def capture(self, case: Case, image_id: str) -> None:
+        """Store what restores ``case``'s originals from its copies (``medue.restore``)."""
+        files = CaseFiles(case.image, case.label, self.root,
+                          output_for(case.image, self.root, self.output),
+                          label_output(case, self.root, self.output), self.output)  # fmt: skip
+        _step("recording its restoration", capture_case, files, self.private, image_id,
+              fingerprint(case.image))  # fmt: skip
 
 
 def _protect_one(case: Case, job: _Job) -> tuple[CaseResult, Case, Path]:
@@ -122,6 +134,7 @@ def _protect_one(case: Case, job: _Job) -> tuple[CaseResult, Case, Path]:
 
     result, written = _step("writing", write)
     _draw(loaded, prepared, written.array, figure, job.show_mask, result.metrics.get("jnd"))
+    job.capture(case, result.image_id)
     return result, case, figure
 
 
@@ -176,13 +189,14 @@ def _keep(entry: dict, case: Case, job: _Job) -> tuple:
     job.release.keep(Path(entry["output"]), entry["output_sha256"])
     if entry.get("label"):
         job.release.keep(Path(entry["label"]), entry["label_sha256"])
-    figure = job.output / REPORT_FOLDER / entry["figure"]
+    figure = job.private / entry["figure"]
     jnd = entry["result"]["metrics"].get("jnd")
     zoomed = figure.with_name(zoom_figure_name(figure.name))
     if not figure.is_file() or (jnd is not None and not zoomed.is_file()):
         loaded, prepared = _step("preparing", job.prepare, case)
         written = _step("reading the protected copy", read_volume, Path(entry["output"]))
         _draw(loaded, prepared, written.array, figure, job.show_mask, jnd)
+    job.capture(case, entry["image_id"])
     return CaseResult(**(entry["result"] | {"kept": True})), case, figure
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from medue.errors import InputError
 from medue.job.manifest import MANIFEST, record_check
-from medue.job.outputs import REPORT_FOLDER
+from medue.job.private import default_private
 from medue.job.regime import pattern_regime
 from medue.methods.base import CancelToken, ProgressCallback, no_progress
 
@@ -65,7 +65,8 @@ def check_release(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> dict:
-    """Victims on ``release`` vs ``original``; details (results.md, curves) go to ``folder``."""
+    """Victims on ``release`` vs ``original``; details (results.md, curves) go to ``folder``
+    (the private folder's ``check/``: the regime is read from the manifest beside it)."""
     base = {"settings": asdict(settings), "victim": "unet (2D)", "details": str(folder)}
     if not Path(original).is_dir():
         return {**base, "status": "not run", "reason": "the input is not a dataset folder"}
@@ -78,7 +79,7 @@ def check_release(
     except InputError as error:
         return {**base, "status": "not run", "reason": error.problem}
     rows = [score_row(row) for row in results["rows"]]
-    regime = release_regime(Path(release))
+    regime = release_regime(Path(folder).parent)
     said = verdict(rows) + (f"; regime: {regime['sentence']}" if regime else "")
     return {
         **base,
@@ -90,9 +91,10 @@ def check_release(
     }
 
 
-def release_regime(release: Path) -> dict | None:
-    """``medue.job.regime.pattern_regime`` of the release's manifest (None without one)."""
-    manifest = release / REPORT_FOLDER / MANIFEST
+def release_regime(private: Path) -> dict | None:
+    """``medue.job.regime.pattern_regime`` of the manifest in the private folder ``private``
+    (None without one)."""
+    manifest = private / MANIFEST
     if not manifest.is_file():
         return None
     return pattern_regime(json.loads(manifest.read_text()).get("cases", []))
@@ -104,15 +106,18 @@ def check_written_release(
     settings: CheckSettings,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    private: Path | None = None,
 ) -> dict:
     """Check the release ``protect_dataset`` wrote from ``original`` into ``output``, and record
-    the section in its manifest (``checked_against``) and report; details go to
-    ``OUT/medue/check/``. Returns the section. A cancel (``Cancelled``) leaves the release and
-    its record as the job wrote them: complete, unchecked."""
+    the section in its manifest (``checked_against``) and report, in its private folder
+    ``private`` (default ``OUT.private``); details go to ``check/`` there. Returns the section.
+    A cancel (``Cancelled``) leaves the release and its record as the job wrote them: complete,
+    unchecked."""
     output = Path(output).absolute()
-    folder = output / REPORT_FOLDER / CHECK_FOLDER
+    private = Path(private).absolute() if private is not None else default_private(output)
+    folder = private / CHECK_FOLDER
     section = check_release(Path(original).absolute(), output, folder, settings, progress, cancel)
-    record_check(output, section)
+    record_check(private, section)
     return section
 
 

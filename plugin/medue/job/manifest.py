@@ -1,4 +1,5 @@
-"""The record of a release: ``OUT/medue/manifest.json`` and the HTML report drawn from it.
+"""The owner's record of a release: ``manifest.json`` and the HTML report drawn from it, in the
+release's private folder (``medue.job.private``; the public description is ``medue.release``).
 
 The manifest holds every parameter, the fitted method, the cases the method was fitted on, each
 protected case's record with the sha256 of its input and copy, the failed and left-out inputs,
@@ -19,12 +20,13 @@ from medue import __version__
 from medue.batch import Failure
 from medue.errors import InputError
 from medue.io.atomic import atomic_path
-from medue.job.outputs import REPORT_FOLDER, fingerprint
+from medue.job.outputs import fingerprint, input_root
 from medue.job.record import ReleaseRecord
 from medue.job.settings import ProtectSettings
 from medue.methods.base import Perturber
 from medue.reference import benchmark_reference
 from medue.report import write_html
+from medue.restore.capture import archive_name
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
@@ -33,6 +35,7 @@ REPORT = "report.html"
 def build_manifest(
     input_path: Path,
     output: Path,
+    private: Path,
     settings: ProtectSettings,
     perturber: Perturber | None,
     generator_path: Path | None,
@@ -43,19 +46,21 @@ def build_manifest(
 ) -> dict:
     """The manifest of a finished job; ``results`` is ``[(CaseResult, Case, figure path)]``,
     ``fit_ids`` the image ids the method was fitted on (empty when it fits on no image or was
-    given fitted)."""
+    given fitted). Figures are named relative to the private folder ``private``."""
     cases = []
     for result, case, figure in results:
         entry = result.as_dict()
         entry["input_sha256"] = fingerprint(case.image)
         entry["output_sha256"] = release.sha256(Path(result.output))
-        entry["figure"] = str(figure.relative_to(output / REPORT_FOLDER))
+        entry["figure"] = str(figure.relative_to(private))
+        entry["restore"] = archive_name(case.image, input_root(input_path))
         cases.append(entry)
     return {
         "medue_version": __version__,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "input": str(input_path.resolve()),
         "output": str(output),
+        "private": str(private),
         "settings": settings.as_dict(),
         "method": perturber.describe() if perturber is not None else None,
         "warnings": _warnings(perturber),
@@ -111,16 +116,16 @@ def summarise(cases: list[dict]) -> dict:
     }
 
 
-def write_record(output: Path, record: dict) -> tuple[Path, Path]:
-    """Write ``OUT/medue/manifest.json`` and ``report.html`` (atomically) from ``record``;
-    returns their paths."""
+def write_record(private: Path, record: dict) -> tuple[Path, Path]:
+    """Write ``manifest.json`` and ``report.html`` into the private folder (atomically) from
+    ``record``; returns their paths."""
     text = json.dumps(record, indent=2, default=str)
-    with atomic_path(output / REPORT_FOLDER / MANIFEST) as tmp:
+    with atomic_path(private / MANIFEST) as tmp:
         tmp.write_text(text)
     record = json.loads(text)  # the report shows what the manifest says
     settings = record["settings"]
     report = write_html(
-        output / REPORT_FOLDER / REPORT,
+        private / REPORT,
         f"MedUE protection report: {settings['method']}",
         {"settings": settings, "summary": record["summary"]},
         record["cases"],
@@ -129,14 +134,14 @@ def write_record(output: Path, record: dict) -> tuple[Path, Path]:
         benchmark_reference(settings["method"], settings["budget"]["preset"]),
         left_out=record["left_out"],
     )
-    return output / REPORT_FOLDER / MANIFEST, report
+    return private / MANIFEST, report
 
 
-def earlier_check(output: Path, record: dict) -> dict | None:
-    """The ``checked_against`` of ``output``'s previous manifest when ``record`` (a resumed run)
-    rewrote nothing and lists the very files that check scored (same outputs, same sha256);
+def earlier_check(private: Path, record: dict) -> dict | None:
+    """The ``checked_against`` of the previous manifest in ``private`` when ``record`` (a resumed
+    run) rewrote nothing and lists the very files that check scored (same outputs, same sha256);
     otherwise None: a check belongs to the files it trained on."""
-    path = output / REPORT_FOLDER / MANIFEST
+    path = private / MANIFEST
     if record["summary"].get("written_now", 1) or not path.is_file():
         return None
     earlier = json.loads(path.read_text())
@@ -148,17 +153,17 @@ def earlier_check(output: Path, record: dict) -> dict | None:
     return earlier.get("checked_against") if same else None
 
 
-def record_check(output: Path, checked: dict) -> tuple[Path, Path]:
+def record_check(private: Path, checked: dict) -> tuple[Path, Path]:
     """Add a victim check's section (``medue.job.check.check_release``) to the finished release
-    in ``output``: its manifest's ``checked_against`` and its report are rewritten, nothing else.
-    Returns the manifest and report paths; raises ``InputError`` when ``output`` holds no
-    manifest."""
-    path = output / REPORT_FOLDER / MANIFEST
+    whose private folder is ``private``: its manifest's ``checked_against`` and its report are
+    rewritten, nothing else. Returns the manifest and report paths; raises ``InputError`` when
+    ``private`` holds no manifest."""
+    path = private / MANIFEST
     if not path.is_file():
-        raise InputError(output, "holds no MedUE manifest (protect into it first)")
+        raise InputError(private, "holds no MedUE manifest (protect into it first)")
     record = json.loads(path.read_text())
     record["checked_against"] = checked
-    return write_record(output, record)
+    return write_record(private, record)
 
 
 def _warnings(perturber) -> list[str]:

@@ -22,8 +22,6 @@ from medue.errors import InputError
 from medue.io import image_extension, looks_like_dicom_folder, volume_files
 from medue.io.atomic import atomic_path, commit_staged, staging_folder
 
-REPORT_FOLDER = "medue"
-
 
 def check_output_folder(input_path: Path, output: Path) -> None:
     """Refuse an output folder that is the input, sits inside it, or would receive originals."""

@@ -1,6 +1,7 @@
 """What MedUE has written into an output folder: the journal that tells its files from the user's.
 
-Every image or label MedUE moves into an output folder is appended to ``OUT/medue/journal.jsonl``
+Every image or label MedUE moves into an output folder is appended to the journal in the
+release's private folder (``OUT.private/journal.jsonl``, ``medue.job.private``)
 with its sha256 (all of its files) and the input it came from *before* it is moved into place
 (write-ahead: the sha256 of the staged copy, whose files already carry their final names), and
 the line is synced to disk first. So a process killed at any instant leaves no file in the folder
@@ -31,7 +32,8 @@ from pathlib import Path
 
 from medue.errors import InputError
 from medue.io import volume_files
-from medue.job.outputs import REPORT_FOLDER, fingerprint, rank_file, rank_files
+from medue.job.outputs import fingerprint, rank_file, rank_files
+from medue.keys import KEY_FILE
 
 JOURNAL = "journal.jsonl"
 
@@ -42,17 +44,18 @@ class ReleaseRecord:
 
     input: Path  # resolved
     output: Path  # resolved
+    private: Path  # resolved: the release's private folder, where the journal lives
     found: dict[Path, set[str]] = field(default_factory=dict)  # the journal as this run found it
     written: dict[Path, str] = field(default_factory=dict)  # journaled by this run: path -> sha256
     rank: int = 0  # which per-rank journal this process appends to
 
     @classmethod
-    def open(cls, input_path: Path, output: Path, rank: int = 0) -> ReleaseRecord:
-        """Read ``output``'s journal (every rank's); refuse a folder holding another input's
-        release, or a report folder MedUE has no record of."""
-        record = cls(input_path.resolve(), output.resolve(), rank=rank)
+    def open(cls, input_path: Path, output: Path, private: Path, rank: int = 0) -> ReleaseRecord:
+        """Read ``output``'s journal in ``private`` (every rank's); refuse a folder holding
+        another input's release, or a private folder MedUE has no record of."""
+        record = cls(input_path.resolve(), output.resolve(), private.resolve(), rank=rank)
         inputs = set()
-        for entry in _entries(record.output):
+        for entry in _entries(record.private):
             inputs.add(entry["input"])
             record.found.setdefault(Path(entry["output"]), set()).add(entry["sha256"])
         others = sorted(i for i in inputs if Path(i) != record.input)
@@ -62,10 +65,11 @@ class ReleaseRecord:
                 f"holds the release of another input ({others[0]}); "
                 "use one output folder per dataset",
             )
-        report = record.output / REPORT_FOLDER
-        if not inputs and report.is_dir() and any(report.iterdir()):
+        secret = record.private
+        ours = (secret / KEY_FILE).is_file()
+        if not inputs and not ours and secret.is_dir() and any(secret.iterdir()):
             raise InputError(
-                report, "exists but holds no record of a MedUE release; choose another output"
+                secret, "exists but holds no record of a MedUE release; choose another folder"
             )
         return record
 
@@ -112,7 +116,7 @@ class ReleaseRecord:
             "output": str(resolved),
             "sha256": self.written[resolved],
         }
-        journal = self.output / REPORT_FOLDER / rank_file(JOURNAL, self.rank)
+        journal = self.private / rank_file(JOURNAL, self.rank)
         journal.parent.mkdir(parents=True, exist_ok=True)
         with journal.open("a") as stream:
             stream.write(json.dumps(entry) + "\n")
@@ -155,9 +159,9 @@ class ReleaseRecord:
         return removed
 
 
-def _entries(output: Path) -> list[dict]:
+def _entries(private: Path) -> list[dict]:
     lines = []
-    for journal in sorted((output / REPORT_FOLDER).glob(rank_files(JOURNAL))):
+    for journal in sorted(private.glob(rank_files(JOURNAL))):
         lines += journal.read_text().splitlines()
     entries = []
     for line in lines:

@@ -1,9 +1,10 @@
 """The job's record of finished cases, so that a killed job resumes where it stopped.
 
 After each case's copy is in place (written atomically, journaled by ``record.ReleaseRecord``),
-one line is appended to ``OUT/medue/cases.jsonl`` and synced: the case's id, the sha256 of its
-input, of its protected copy (and label copy), the job's key and the case's record for the
-manifest. A job run again into the same folder skips a case only when all of these still hold:
+one line is appended to ``cases.jsonl`` in the private folder and synced: the case's id, the
+sha256 of its input, of its protected copy (and label copy), the job's key and the case's
+record for the manifest. A job run again into the same folder skips a case only when all of
+these still hold:
 
 - same job key: the same settings (``ProtectSettings`` without the victim check) and the same
   fitted method (sha256 of the saved generator or pattern file). A run with the same settings
@@ -28,7 +29,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medue.job.outputs import REPORT_FOLDER, fingerprint, rank_file, rank_files
+from medue.job.outputs import fingerprint, rank_file, rank_files
 
 CASES = "cases.jsonl"
 
@@ -42,18 +43,18 @@ def job_key(settings: dict, generator_sha256: str) -> str:
 
 @dataclass
 class FinishedCases:
-    """The finished cases an output folder records, for one job key."""
+    """The finished cases a release's private folder records, for one job key."""
 
-    output: Path
+    folder: Path  # the private folder
     key: str
     entries: dict[str, dict] = field(default_factory=dict)
     rank: int = 0  # which per-rank record this process appends to
 
     @classmethod
-    def open(cls, output: Path, key: str, rank: int = 0) -> FinishedCases:
-        """Read ``OUT/medue/cases.jsonl`` (and every rank's); other job keys are ignored."""
-        record = cls(output, key, rank=rank)
-        for path in sorted((output / REPORT_FOLDER).glob(rank_files(CASES))):
+    def open(cls, folder: Path, key: str, rank: int = 0) -> FinishedCases:
+        """Read ``folder/cases.jsonl`` (and every rank's); other job keys are ignored."""
+        record = cls(folder, key, rank=rank)
+        for path in sorted(folder.glob(rank_files(CASES))):
             for line in path.read_text().splitlines():
                 try:
                     entry = json.loads(line)
@@ -80,7 +81,7 @@ class FinishedCases:
         """Append one finished case (synced to disk before the next case starts)."""
         entry = {**entry, "key": self.key}
         self.entries[entry["image_id"]] = entry
-        path = self.output / REPORT_FOLDER / rank_file(CASES, self.rank)
+        path = self.folder / rank_file(CASES, self.rank)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as stream:
             stream.write(json.dumps(entry, default=str) + "\n")

@@ -4,7 +4,10 @@ One direction only: nothing computed later is fed back to an earlier step. The j
 more than the fitting sample and one case in memory: a scan reads each case once for what the
 whole dataset decides (``medue.job.scan``), the method is fitted on a bounded sample drawn from
 the seed (``medue.job.sample``), then each case is read, prepared, protected, written, verified
-and dropped before the next (``medue.job.apply_cases``). A case that fails to load, prepare or
+and dropped before the next (``medue.job.apply_cases``). The release folder receives only what
+may be published (the copies, their labels, the public description ``medue.release``); the
+owner's record (key, fitted method, manifest, report, journals, restoration data) goes to the
+private folder (``medue.job.private``), owner-only. A case that fails to load, prepare or
 write (for any reason, expected or not) is recorded with its file and skipped; the others go on,
 and the manifest and report are written whatever happened. Progress is reported per phase
 ("prepare": the scan and the sample; "fit"; "apply"); the cancel token is checked between cases
@@ -36,12 +39,13 @@ from medue.io.atomic import remove_leftovers
 from medue.job.apply import CaseResult
 from medue.job.apply_cases import apply_cases
 from medue.job.manifest import MANIFEST, REPORT, build_manifest, earlier_check, write_record
-from medue.job.outputs import (
-    CLASS_TABLE,
-    REPORT_FOLDER,
-    check_output_folder,
-    fingerprint,
-    write_class_table,
+from medue.job.outputs import CLASS_TABLE, check_output_folder, fingerprint, write_class_table
+from medue.job.private import (
+    check_private_folder,
+    dataset_key,
+    default_private,
+    open_private,
+    restrict,
 )
 from medue.job.reading import prepare_read, read_case
 from medue.job.record import ReleaseRecord
@@ -49,6 +53,7 @@ from medue.job.resume import FinishedCases, job_key
 from medue.job.sample import draw_sample, planned_size
 from medue.job.scan import DatasetSummary, scan_dataset
 from medue.job.settings import FIT_VOXELS, ProtectSettings
+from medue.keys import KEY_FILE, commit, read_key_file
 from medue.methods import (
     DATA_PARALLEL_METHODS,
     JSON_METHODS,
@@ -65,6 +70,7 @@ from medue.methods.base import (
     no_progress,
 )
 from medue.prepare import PreparedCase
+from medue.release import write_release_description
 
 
 @dataclass
@@ -92,6 +98,7 @@ class ProtectOutcome:
     results: list[CaseResult]
     failures: list[Failure]
     fit_cases: list[str] = field(default_factory=list)  # image ids the method was fitted on
+    private: Path | None = None  # the owner's private folder (key, manifest, report, ...)
 
 
 def prepare_dataset(
@@ -171,9 +178,11 @@ def fit_prepared(
     settings: ProtectSettings,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    key: bytes | None = None,
 ) -> Perturber:
-    """Fit ``settings.method`` on ``dataset.sample``; raises ``InputError`` when there is nothing
-    to fit on (no case loaded, or none of the sample prepared)."""
+    """Fit ``settings.method`` on ``dataset.sample`` with the dataset's secret ``key``; raises
+    ``InputError`` when there is nothing to fit on (no case loaded, or none of the sample
+    prepared)."""
     if not dataset.cases or (settings.fits_on_images and not dataset.sample):
         reasons = "; ".join(str(failure) for failure in dataset.failures[:5]) or "no cases"
         raise InputError(None, f"no usable cases to fit on: {reasons}")
@@ -185,6 +194,7 @@ def fit_prepared(
         robust=settings.budget.preset == ROBUST_PRESET,
         class_names=dataset.class_names,
         top_k=settings.top_k,
+        key=key,
     )
     return fit_method(settings.method, dataset.sample, options, progress, cancel)
 
@@ -197,22 +207,32 @@ def protect_dataset(
     perturber: Perturber | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    private: Path | None = None,
+    key_file: Path | None = None,
 ) -> ProtectOutcome:
-    """Protect ``cases`` into ``output``; fit first (on the sample) unless a fitted ``perturber``
-    is given. ``settings.check`` is recorded, not run (see the module docstring)."""
+    """Protect ``cases`` into the release folder ``output`` and the owner's ``private`` folder
+    (default ``OUT.private``, ``medue.job.private``); fit first (on the sample) unless a fitted
+    ``perturber`` is given. The secret key is the private folder's (a resumed run), else
+    ``key_file``'s, else a new one. ``settings.check`` is recorded, not run (see the module
+    docstring)."""
     cancel = cancel or NeverCancelled()
     ranks = distributed.ranks()
     if perturber is not None:  # the saved method is what runs, with the K it was fitted for
         top_k = getattr(perturber, "top_k", settings.top_k)
         settings = replace(settings, method=perturber.method, top_k=top_k)
     input_path, output = input_path.absolute(), output.absolute()
+    private = Path(private).absolute() if private is not None else default_private(output)
     check_output_folder(input_path, output)
-    release = ReleaseRecord.open(input_path, output, ranks.rank)
+    check_private_folder(input_path, output, private)
+    release = ReleaseRecord.open(input_path, output, private, ranks.rank)
     if ranks.main:
         remove_leftovers(output)  # half-written files of a killed run (never a finished copy)
+        remove_leftovers(open_private(private))
+        dataset_key(private, key_file)
     distributed.barrier()  # every rank has read the journals before any writes
+    secret = read_key_file(private / KEY_FILE)
     started = time.time()
-    resumed = _fitted_earlier(output, settings) if perturber is None else None
+    resumed = _fitted_earlier(private, settings) if perturber is None else None
     if resumed is not None:
         perturber, generator_path = resumed
     class_values = perturber.class_values if perturber is not None else None
@@ -227,11 +247,11 @@ def protect_dataset(
     if not dataset.cases:  # nothing to fit on or protect: the record still says what failed
         perturber = None
     elif fitted:
-        perturber = _fit_on_rank(dataset, settings, ranks, progress, cancel)
+        perturber = _fit_on_rank(dataset, settings, ranks, progress, cancel, secret)
     dataset.sample = []  # the fitted method holds what it needs: free the sample before applying
     if dataset.cases:
         if generator_path is None:  # (a resumed job applies the file its cases were made with)
-            generator_path = _share_generator(perturber, output, ranks)
+            generator_path = _share_generator(perturber, private, ranks)
             if fitted and not ranks.main:  # exactly what rank 0 fitted and saved
                 perturber = load_perturber(generator_path)
         key = job_key(settings.as_dict(), fingerprint(generator_path))
@@ -242,8 +262,8 @@ def protect_dataset(
             class_names=dataset.class_names,
         )
         results, apply_failures = apply_cases(
-            input_path, output, ranks.shard(dataset.cases), prepare, perturber, release,
-            FinishedCases.open(output, key, ranks.rank), progress, cancel,
+            input_path, output, private, ranks.shard(dataset.cases), prepare, perturber, release,
+            FinishedCases.open(private, key, ranks.rank), progress, cancel,
             show_mask=settings.classification,
         )  # fmt: skip
         if ranks.world > 1:
@@ -251,20 +271,37 @@ def protect_dataset(
         failures += apply_failures
         if settings.classification and ranks.main:
             _write_class_table(output, results, release)
-    manifest = output / REPORT_FOLDER / MANIFEST
-    report = output / REPORT_FOLDER / REPORT
+    manifest, report = private / MANIFEST, private / REPORT
     if ranks.main:
         record = build_manifest(
-            input_path, output, settings, perturber, generator_path, results, failures, release,
-            fit_ids,
+            input_path, output, private, settings, perturber, generator_path, results, failures,
+            release, fit_ids,
         )  # fmt: skip
+        record["released"] = _describe_release(output, record, secret, release)
         record["removed_stale"] = release.remove_stale()
         record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
-        record["checked_against"] = earlier_check(output, record)
-        manifest, report = write_record(output, record)
+        record["checked_against"] = earlier_check(private, record)
+        manifest, report = write_record(private, record)
+        restrict(private)
     distributed.barrier()  # no rank leaves before the record is written
     protected = [r for r, _, _ in results]
-    return ProtectOutcome(output, manifest, report, protected, failures, fit_ids)
+    return ProtectOutcome(output, manifest, report, protected, failures, fit_ids, private)
+
+
+def _describe_release(output: Path, record: dict, secret: bytes, release: ReleaseRecord) -> dict:
+    """Write the release's public description (``medue.release``), journaled like every file
+    MedUE writes there; the private record keeps its files' sha256 and the key's commitment."""
+
+    def journal(target: Path, staged: Path) -> None:
+        release.check_target(target, [Path(target.name)])
+        release.add(target, fingerprint(staged))
+
+    written = write_release_description(output, record, secret, journal)
+    return {
+        "key_file": KEY_FILE,
+        "key_commitment": commit(secret),
+        "files": {name: release.sha256(path) for name, path in written.items()},
+    }
 
 
 def _fit_on_rank(
@@ -273,17 +310,18 @@ def _fit_on_rank(
     ranks: distributed.Ranks,
     progress: ProgressCallback,
     cancel: CancelToken,
+    key: bytes,
 ) -> Perturber | None:
     """Fit on this rank: every rank for a method that trains data-parallel (or fits nothing on
     images), else rank 0 only (None elsewhere: the others load what rank 0 saves)."""
     if ranks.main or settings.method in DATA_PARALLEL_METHODS or not settings.fits_on_images:
-        return fit_prepared(dataset, settings, progress, cancel)
+        return fit_prepared(dataset, settings, progress, cancel, key)
     return None
 
 
-def _share_generator(perturber: Perturber | None, output: Path, ranks: distributed.Ranks) -> Path:
-    """Rank 0 saves the method into the release; every rank gets its path once it is there."""
-    path = _save_generator(perturber, output) if ranks.main else None
+def _share_generator(perturber: Perturber | None, private: Path, ranks: distributed.Ranks) -> Path:
+    """Rank 0 saves the method into the private folder; every rank gets its path once there."""
+    path = _save_generator(perturber, private) if ranks.main else None
     return Path(distributed.broadcast(str(path) if path is not None else None))
 
 
@@ -310,17 +348,17 @@ def _write_class_table(output: Path, results: list, release: ReleaseRecord) -> N
     write_class_table(output, entries, lambda staged: release.add(target, fingerprint(staged)))
 
 
-def _fitted_earlier(output: Path, settings: ProtectSettings) -> tuple[Perturber, Path] | None:
+def _fitted_earlier(private: Path, settings: ProtectSettings) -> tuple[Perturber, Path] | None:
     """The method an earlier run of this same job fitted and saved, if that run finished at least
     one case with it (its journal's key is these settings and that file's hash): a resumed job
     applies the very method its finished cases were made with, without fitting again."""
-    for path in sorted((output / REPORT_FOLDER).glob("generator.*")):
+    for path in sorted(private.glob("generator.*")):
         key = job_key(settings.as_dict(), fingerprint(path))
-        if FinishedCases.open(output, key).entries:
+        if FinishedCases.open(private, key).entries:
             return load_perturber(path), path
     return None
 
 
-def _save_generator(perturber: Perturber, output: Path) -> Path:
+def _save_generator(perturber: Perturber, private: Path) -> Path:
     suffix = ".json" if perturber.method in JSON_METHODS else ".pt"
-    return perturber.save(output / REPORT_FOLDER / f"generator{suffix}")
+    return perturber.save(private / f"generator{suffix}")

@@ -29,7 +29,16 @@ exactly the ``checkerboard`` and ``blocks`` markers. With ``band_as_roi`` off, t
 stays within epsilon. With a mixed-step budget (``medue.budget``: the PSNR floor between two
 whole steps) the amplitude is the upper step on a keyed share of the grid, the lower elsewhere.
 Nothing is fitted: the perturber is its parameters and its key, saved as
-JSON, which is what a key holder needs to subtract the pattern again.
+JSON (in the owner's private folder), which is what a key holder needs to subtract the pattern.
+
+The key (``medue.keys``: 32 secret bytes, stored as hex) seeds every draw through
+HMAC-SHA256 under a purpose label: ``pattern/amplitude`` (the mixed-step positions),
+``pattern/texture/<class>`` and ``pattern/blocks``. A plain checkerboard has no key space (two
+phases, and MedUE always uses the same one): only its keyed amplitude positions depend on the
+key. ``pattern-checker-keyed`` adds one: the checkerboard's sign is flipped in secret
+``SECRET_BLOCK`` x ``SECRET_BLOCK`` voxel blocks chosen by the key (one fair coin per block),
+with the same budget rules. An integer key (files written before keys existed) draws from
+``default_rng([key, purpose index])`` as those files did.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ import numpy as np
 from scipy import ndimage
 
 from medue.io.atomic import atomic_path
+from medue.keys import seed_sequence
 from medue.prepare import PreparedCase
 
 KINDS = ("checkerboard", "texture", "rings")
@@ -56,6 +66,7 @@ class Component:
     period: float
     period_high: float = 0.0  # texture only: the band's longest period (0 = ``period``)
     weight: float = 1.0
+    secret_blocks: int = 0  # checkerboard only: sign flipped in keyed blocks of this size (0: none)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -66,6 +77,7 @@ class Component:
 
 NAMED: dict[str, tuple[Component, ...]] = {
     "pattern-checker": (Component("checkerboard", 2),),
+    "pattern-checker-keyed": (Component("checkerboard", 2, secret_blocks=8),),
     "pattern-checker4": (Component("checkerboard", 4),),
     "pattern-blocks": (Component("checkerboard", 8),),
     "pattern-texture": (Component("texture", 3, 6),),
@@ -82,7 +94,7 @@ class PatternPerturber:
 
     method: str
     components: tuple[Component, ...]
-    key: int = 0
+    key: int | str = 0  # the secret key as hex (``medue.keys``); an int: a seed of older files
     band_as_roi: bool = True
     class_values: tuple[int, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -109,8 +121,26 @@ class PatternPerturber:
         low, high, share = mixed
         shape = case.image.shape[1:]
         if ("amplitude", shape) not in self._cache:  # one keyed draw per grid, like the planes
-            self._cache["amplitude", shape] = np.random.default_rng([self.key, 2]).random(shape)
+            self._cache["amplitude", shape] = self._rng("amplitude", 2).random(shape)
         return np.where(self._cache["amplitude", shape] < share, high, low)
+
+    def _rng(self, purpose: str, legacy: int) -> np.random.Generator:
+        """The generator of one keyed draw: HMAC-SHA256(key, ``pattern/<purpose>``) as the seed
+        (``medue.keys.derive``); an integer key draws from ``[key, legacy]`` as before."""
+        if isinstance(self.key, str):
+            return np.random.default_rng(
+                seed_sequence(bytes.fromhex(self.key), f"pattern/{purpose}")
+            )
+        return np.random.default_rng([self.key, legacy])
+
+    def _block_signs(self, size: int, shape: tuple[int, int]) -> np.ndarray:
+        """+-1 per ``size`` x ``size`` block of the in-plane grid, drawn from the key."""
+        if ("blocks", size, shape) not in self._cache:
+            blocks = (-(-shape[0] // size), -(-shape[1] // size))
+            signs = np.where(self._rng("blocks", 3).random(blocks) < 0.5, -1.0, 1.0)
+            full = np.repeat(np.repeat(signs, size, axis=0), size, axis=1)
+            self._cache["blocks", size, shape] = full[: shape[0], : shape[1]]
+        return self._cache["blocks", size, shape]
 
     def _component(self, c: Component, classes: np.ndarray, case: PreparedCase) -> np.ndarray:
         shape = case.image.shape[1:]
@@ -133,7 +163,10 @@ class PatternPerturber:
             elif c.kind == "checkerboard":
                 plane = checkerboard(shape, c.period, (k - 1) % ORIENTATIONS) * _class_sign(k)
             else:
-                plane = texture(shape, c.period, c.period_high or c.period, [self.key, k])
+                plane = texture(shape, c.period, c.period_high or c.period,
+                                self._rng(f"texture/{k}", k))  # fmt: skip
+            if c.secret_blocks:
+                plane = plane * self._block_signs(c.secret_blocks, shape)
             self._cache[cache_key] = plane
         return self._cache[cache_key]
 
@@ -153,8 +186,8 @@ class PatternPerturber:
         return path
 
 
-def pattern_perturber(method: str, key: int = 0, class_values=()) -> PatternPerturber:
-    """The named pattern method with its key (the seed of its textures)."""
+def pattern_perturber(method: str, key: int | str = 0, class_values=()) -> PatternPerturber:
+    """The named pattern method with its key (hex of the secret key, or an integer seed)."""
     return PatternPerturber(method, NAMED[method], key, class_values=tuple(class_values))
 
 
@@ -163,7 +196,7 @@ def load_pattern(data: dict) -> PatternPerturber:
     return PatternPerturber(
         method=data["method"],
         components=tuple(Component(**c) for c in data["components"]),
-        key=int(data["key"]),
+        key=data["key"] if isinstance(data["key"], str) else int(data["key"]),
         band_as_roi=bool(data.get("band_as_roi", True)),
         class_values=tuple(int(v) for v in data.get("class_values", ())),
     )
@@ -178,7 +211,8 @@ def checkerboard(shape: tuple[int, int], period: float, orientation: int = 0) ->
 
 
 def texture(shape: tuple[int, int], low: float, high: float, seed) -> np.ndarray:
-    """Band-limited noise (periods ``low``..``high`` voxels), peak 1, pushed towards +-1."""
+    """Band-limited noise (periods ``low``..``high`` voxels), peak 1, pushed towards +-1;
+    ``seed`` is a numpy Generator or anything ``default_rng`` takes as a seed."""
     rng = np.random.default_rng(seed)
     spectrum = np.fft.fft2(rng.standard_normal(shape))
     fy = np.fft.fftfreq(shape[0])[:, None]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from medue.errors import InputError
+from medue.keys import seed_int
 from medue.methods import emn, salm, umed
 from medue.methods.base import CancelToken, Perturber, ProgressCallback, no_progress
 from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
@@ -41,7 +42,9 @@ class FitOptions:
 
     ``iterations`` is UMed's generator steps and EMN's and SALM's outer rounds; ``mode`` matters
     to UMed only (EMN always works on 2D slices, SALM on whole images). ``class_names`` and
-    ``top_k`` are for the classification methods.
+    ``top_k`` are for the classification methods. ``key`` (32 bytes, ``medue.keys``) seeds every
+    random draw of the method: the patterns take it whole, the others an integer seed derived
+    from it and ``seed`` by HMAC-SHA256 (``method_seed``); without it ``seed`` is used as is.
     """
 
     mode: str = "2d"
@@ -51,6 +54,13 @@ class FitOptions:
     robust: bool = False  # UMed: train against the attacker's countermeasures; patterns: no-op
     class_names: tuple[str, ...] = ()
     top_k: float | None = None
+    key: bytes | None = None
+
+    def method_seed(self, method: str) -> int:
+        """The integer seed of ``method``'s draws: derived from the key when there is one."""
+        if self.key is None:
+            return self.seed
+        return seed_int(self.key, f"{method}/seed/{self.seed}")
 
 
 def fit_method(
@@ -62,10 +72,12 @@ def fit_method(
 ) -> Perturber:
     if options.robust and method not in ("umed", *PATTERN_METHODS):
         raise InputError(None, f"the robust preset is for UMed and the patterns, not {method!r}")
+    if method in PATTERN_METHODS:
+        key = options.key.hex() if options.key is not None else options.seed
+        return pattern_perturber(method, key, options.class_values)
+    options = replace(options, seed=options.method_seed(method), key=None)
     if method in BASELINES:
         return BaselinePerturber(method=method, seed=options.seed)
-    if method in PATTERN_METHODS:
-        return pattern_perturber(method, options.seed, options.class_values)
     if method in EMN_METHODS:
         return fit_emn(cases, _emn_config(method, options), progress, cancel)
     if method == "umed":

@@ -2,8 +2,11 @@
 
 One service per server: one studies folder (the dataset; its images are only read) and one
 export folder, where each job's release goes into a sub-folder named by the request's ``export``
-(each a valid studies folder in its own right: images, ``labels/final`` copied, ``medue/``
-manifest and report). The job store lives in ``EXPORT/.medue-jobs``. A dataset runs one job at a
+(each a valid studies folder in its own right: images, ``labels/final`` copied, the public
+``RELEASE.md``/``release.json``; nothing else). The job store lives in ``EXPORT/.medue-jobs``
+(owner-only), with each release's private record (key, manifest, report, restoration data) in
+``EXPORT/.medue-jobs/private/<export>``: a manifest or report is served to the API's clients,
+never written into a release. A dataset runs one job at a
 time: a second submission while one is queued or running is refused (409).
 """
 
@@ -16,12 +19,11 @@ from typing import Any
 
 from medue.errors import InputError
 from medue.io.dicomweb import PacsError
-from medue.job.outputs import REPORT_FOLDER
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, load_perturber
 from medue.methods.base import Perturber
 from medue.server.protect_request import ProtectRequest, RequestError, parse_request, plain_name
 from medue.server.sources import source_for
-from medue.server.store import Job, JobStore, read_json
+from medue.server.store import PRIVATE_RECORDS, Job, JobStore, read_json
 from medue.server.supervisor import Supervisor
 
 JOBS_FOLDER = ".medue-jobs"
@@ -85,7 +87,7 @@ class ProtectService:
 
     def _check_release_name(self, request: ProtectRequest) -> None:
         """A release folder already made with other settings is not overwritten by a new job."""
-        made = read_json(self.export / request.export / REPORT_FOLDER / "manifest.json")
+        made = read_json(self.store.private_for(request.export) / "manifest.json")
         wanted = json.loads(json.dumps(request.settings.as_dict(), default=str))
         ignore = ("check",)
         if made and {k: v for k, v in made.get("settings", {}).items() if k not in ignore} != {
@@ -126,13 +128,13 @@ class ProtectService:
         if kind not in ("json", "html"):
             raise RequestError(f"format must be json or html, got {kind!r}")
         job = self.job(job_id)
-        path = job.output / REPORT_FOLDER / ("manifest.json" if kind == "json" else "report.html")
+        path = job.private / ("manifest.json" if kind == "json" else "report.html")
         if job.state != "done" or not path.is_file():
             raise RequestError(f"job {job_id} has no report yet (it is {job.state})", status=409)
         return path
 
     def figure(self, job_id: str, name: str) -> Path:
-        path = self.job(job_id).output / REPORT_FOLDER / "figures" / plain_name(name, "figure")
+        path = self.job(job_id).private / "figures" / plain_name(name, "figure")
         if not path.is_file():
             raise RequestError(f"no figure {name!r} for job {job_id}", status=404)
         return path
@@ -140,28 +142,30 @@ class ProtectService:
     def result(self, image: str, export: str | None) -> Path:
         """The protected copy of ``image`` in the release ``export`` (default: the newest)."""
         plain_name(image, "image")
-        release = self._release(export)
-        for case in read_json(release / REPORT_FOLDER / "manifest.json").get("cases", []):
+        release, private = self._release(export)
+        for case in read_json(private / "manifest.json").get("cases", []):
             if case["image_id"] == image and Path(case["output"]).exists():
                 return Path(case["output"])
         raise RequestError(f"no protected copy of {image!r} in release {release.name!r}", 404)
 
-    def _release(self, export: str | None) -> Path:
+    def _release(self, export: str | None) -> tuple[Path, Path]:
+        """The release folder and its private folder (``export``'s, default the newest)."""
         if export is not None:
             folder = self.export / plain_name(export, "export")
-            if not (folder / REPORT_FOLDER / "manifest.json").is_file():
+            private = self.store.private_for(folder.name)
+            if not (private / "manifest.json").is_file():
                 raise RequestError(f"no finished release named {export!r}", status=404)
-            return folder
+            return folder, private
         done = [job for job in self.store.jobs() if job.state == "done"]
         if not done:
             raise RequestError("no finished release yet", status=404)
-        return done[-1].output
+        return done[-1].output, done[-1].private
 
 
 def saved_perturber(export: Path, method: str) -> Perturber | None:
     """The method fitted by the newest finished release in ``export`` that used ``method``."""
     found = []
-    for manifest in Path(export).glob(f"*/{REPORT_FOLDER}/manifest.json"):
+    for manifest in Path(export).glob(f"{JOBS_FOLDER}/{PRIVATE_RECORDS}/*/manifest.json"):
         record = read_json(manifest)
         generator = (record.get("generator") or {}).get("path")
         same = record.get("settings", {}).get("method") == method

@@ -1,6 +1,8 @@
 """Protect jobs on disk: what was asked, how far the worker got, and whether to stop.
 
-One folder per job under the store's root::
+One folder per job under the store's root, and the private record of each release (its key,
+manifest, report, journals and restoration data: ``medue.job.private``) under
+``<root>/private/<release name>``, owner-only like the root itself::
 
     <root>/<job id>/job.json      the request, the dataset and the release folder (written once)
                     status.json   the worker's phase, done/total, ETA, outcome (worker writes it)
@@ -28,10 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medue.io.atomic import atomic_path
-from medue.job.outputs import REPORT_FOLDER, rank_files
+from medue.job.outputs import rank_files
+from medue.job.private import default_private, open_private
 from medue.job.resume import CASES
 
 TERMINAL = ("done", "failed", "cancelled")
+PRIVATE_RECORDS = "private"
 LOCK = "worker.lock"
 
 
@@ -50,6 +54,12 @@ class Job:
     @property
     def output(self) -> Path:
         return Path(self.record["output"])
+
+    @property
+    def private(self) -> Path:
+        """The release's private folder (in the job store; ``OUT.private`` for older jobs)."""
+        recorded = self.record.get("private")
+        return Path(recorded) if recorded else default_private(self.output)
 
     @property
     def cancel_requested(self) -> bool:
@@ -99,7 +109,7 @@ class Job:
 
     def images(self) -> list[dict]:
         """Per image: ``done`` (with its metrics), ``failed`` (with the problem) or ``pending``."""
-        finished = finished_cases(self.output)
+        finished = finished_cases(self.private)
         failed: dict[str, str] = {}
         for failure in self.status.get("failed", []):
             earlier = failed.get(failure["image_id"])
@@ -129,8 +139,11 @@ class JobStore:
     """The jobs of one server, in ``root`` (created if needed)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = open_private(Path(root))  # owner-only: it holds the releases' private records
+
+    def private_for(self, release: str) -> Path:
+        """The private folder of the release named ``release`` (shared by the jobs writing it)."""
+        return self.root / PRIVATE_RECORDS / release
 
     def create(
         self, request: dict, studies: str, output: Path, images: list[str], cache: Path
@@ -143,6 +156,7 @@ class JobStore:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "studies": studies,
             "output": str(output),
+            "private": str(self.private_for(output.name)),
             "images": images,
             "cache": str(cache),
             "request": request,
@@ -171,12 +185,12 @@ class JobStore:
         write_json(job.folder / "cancel", {"requested": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
-def finished_cases(output: Path) -> dict[str, dict]:
-    """The release's finished cases of its latest job key (``OUT/medue/cases.jsonl``, and each
-    rank's ``cases.rankN.jsonl`` of a job run on several processes; the newest file last) whose
-    copy is in place: a case is recorded just before its copy is moved there (write-ahead), and
-    a worker killed in between leaves a record of a copy that never landed."""
-    found = (output / REPORT_FOLDER).glob(rank_files(CASES))
+def finished_cases(private: Path) -> dict[str, dict]:
+    """The release's finished cases of its latest job key (``cases.jsonl`` in its private
+    folder, and each rank's ``cases.rankN.jsonl`` of a job run on several processes; the newest
+    file last) whose copy is in place: a case is recorded just before its copy is moved there
+    (write-ahead), and a worker killed in between leaves a record of a copy that never landed."""
+    found = private.glob(rank_files(CASES))
     paths = sorted(found, key=lambda p: p.stat().st_mtime)
     entries = []
     for line in (line for path in paths for line in path.read_text().splitlines()):

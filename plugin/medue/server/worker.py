@@ -91,11 +91,13 @@ def run_job(folder: Path) -> str:
     try:
         root, cases = _fetch(source, job.record["images"], settings.classification, status, cancel)
         check_cancel(cancel)
-        outcome = protect_dataset(root, cases, job.output, settings, None, status, cancel)
+        outcome = protect_dataset(root, cases, job.output, settings, None, status, cancel,
+                                  private=job.private)  # fmt: skip
         main = distributed.ranks().main
         stored = _store_back(source, outcome.results, status) if request.store and main else []
         if settings.check is not None and outcome.results and main:  # the release is complete
-            check_written_release(root, job.output, settings.check, status, cancel)
+            check_written_release(root, job.output, settings.check, status, cancel,
+                                  private=job.private)  # fmt: skip
     except Cancelled:
         counts = {"done": status.done, "total": status.total} if status.total else {}
         status.write({"state": "cancelled", "phase": status.phase or "prepare", **counts})
