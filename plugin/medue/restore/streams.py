@@ -6,12 +6,19 @@ gzip member header), the payload decoded, and the bytes after it (the gzip or zl
 (RFC 1951; zlib's level and memory level), which ``find_deflate`` finds by compressing again
 and comparing with the original stream (stopping at the first differing chunk). NIfTI, NIfTI
 pairs, NRRD (attached or detached, raw or gzip) and MetaImage (raw or zlib) fit this model.
+A gzip NIfTI that no zlib setting reproduces (ITK's writers, as SimpleITK ships them, use their
+own deflate) is tried once more through SimpleITK's own writer (``{"writer": "SimpleITK"}``),
+which reproduces files SimpleITK wrote byte for byte.
 """
 
 from __future__ import annotations
 
+import tempfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
+
+import SimpleITK as sitk
 
 GZIP_MAGIC = b"\x1f\x8b"
 LEVELS = (6, 9, 1, 5, 4, 3, 2, 7, 8, 0)  # zlib's default first, then the usual choices
@@ -61,6 +68,13 @@ def find_deflate(container: Container) -> dict | None:
         for mem_level in MEM_LEVELS:
             if _reproduces(container, level, wbits, mem_level):
                 return {"level": level, "mem_level": mem_level}
+    whole = container.head + container.stream + container.tail
+    if (
+        container.kind == "gzip"
+        and _is_nifti(container.payload)
+        and _itk_gzip(container.payload) == whole
+    ):
+        return {"writer": "SimpleITK"}
     return None
 
 
@@ -68,6 +82,8 @@ def encode(kind: str, head: bytes, payload: bytes, tail: bytes, params: dict) ->
     """The file bytes: ``head``, ``payload`` encoded as ``kind`` with ``params``, ``tail``."""
     if kind == "raw":
         return head + payload + tail
+    if params.get("writer") == "SimpleITK":
+        return _itk_gzip(payload)
     wbits = -15 if kind == "gzip" else 15
     compressor = zlib.compressobj(params["level"], zlib.DEFLATED, wbits, params["mem_level"])
     return head + compressor.compress(payload) + compressor.flush() + tail
@@ -83,6 +99,20 @@ def _reproduces(container: Container, level: int, wbits: int, mem_level: int) ->
         offset += len(out)
     out = compressor.flush()
     return out == expected[offset:] and offset + len(out) == len(expected)
+
+
+def _is_nifti(payload: bytes) -> bool:
+    """A single-file NIfTI-1 or NIfTI-2 (magic ``n+1`` at byte 344, ``n+2`` at byte 4)."""
+    return payload[344:348] == b"n+1\x00" or payload[4:8] == b"n+2\x00"
+
+
+def _itk_gzip(payload: bytes) -> bytes:
+    """The ``.nii.gz`` bytes SimpleITK writes for the uncompressed NIfTI ``payload``."""
+    with tempfile.TemporaryDirectory(prefix="medue-restore-") as scratch:
+        raw, packed = Path(scratch) / "image.nii", Path(scratch) / "image.nii.gz"
+        raw.write_bytes(payload)
+        sitk.WriteImage(sitk.ReadImage(str(raw)), str(packed), useCompression=True)
+        return packed.read_bytes()
 
 
 def _payload_start(data: bytes) -> int:
