@@ -106,7 +106,7 @@ def test_the_default_preset_holds_the_lung_tumour_under_1_jnd_and_shows_where(
     report = (private(tmp_path / "default") / "report.html").read_text()
     assert 'src="figures/lung2_zoom.png"' in report and "at CT brain:" in report
     crops = sitk.GetArrayFromImage(
-        sitk.ReadImage(str(tmp_path / "default/medue/figures/lung2_zoom.png"))
+        sitk.ReadImage(str(private(tmp_path / "default") / "figures/lung2_zoom.png"))
     )
     assert crops.shape == (128, 4 * 128 + 3 * 4)
     left, right = crops[:, 2 * 132 : 2 * 132 + 128], crops[:, 3 * 132 :]
