@@ -76,6 +76,7 @@ def weighted(weight: np.ndarray, vessels: np.ndarray, target_db: float = 50.0) -
     """Checkerboard whose amplitude is ``gain * weight`` (rounded, 1..8 grey levels) on the
     vessels, the gain set by bisection so the whole-image PSNR (peak 255) is ``target_db``."""
     target = 255.0**2 / 10 ** (target_db / 10) * vessels.size
+    weight = weight / weight[vessels].mean()  # gain ~ the mean amplitude, whatever the weights
     low, high = 0.0, 20.0
     for _ in range(40):
         gain = (low + high) / 2
