@@ -50,6 +50,16 @@ def test_default_release_reveals_nothing_and_private_is_owner_only(data, request
     )  # fmt: skip
     assert leaks(out, private(out)) == []
     assert owner_only_problems(private(out)) == []
+    key = (private(out) / "key").read_text().strip()  # only the key file (and the perturber)
+    assert key not in (private(out) / "manifest.json").read_text()
+
+
+def test_a_run_that_protects_nothing_is_not_called_a_release(eyes, tmp_path):
+    out = tmp_path / "out"
+    result = medue("protect", eyes, out, "--epsilon", "0.4")  # below one grey level: refused
+    assert result.returncode == 1
+    assert f"nothing was protected: {out} is not a release (do not publish it)" in result.stdout
+    assert "publish this" not in result.stdout and not (out / "release.json").exists()
 
 
 def test_two_default_runs_differ_and_a_key_file_reproduces_a_release(eyes, tmp_path):

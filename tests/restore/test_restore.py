@@ -140,9 +140,24 @@ def test_a_modified_release_file_is_refused(released, tmp_path):
     assert (tmp_path / "back/eye0.nii.gz").is_file()  # the other case is restored
     assert not (tmp_path / "back/eye1.nii.gz").exists()
     description = released / "release.json"
-    description.write_text(description.read_text().replace("segmentation", "segmentatio"))
+    readme = released / "RELEASE.md"
+    text = description.read_text()
+    description.write_text(text.replace("segmentation", "segmentatio"))
     result = medue("restore", released, private(released), tmp_path / "back2")
     one_line_naming(result, description)
+    description.write_text(text)
+    readme.write_text(readme.read_text() + "\nedited by someone else\n")
+    result = medue("restore", released, private(released), tmp_path / "back3")
+    one_line_naming(result, readme)
+
+
+def test_an_unreadable_key_file_is_one_plain_line(released, tmp_path):
+    raw = tmp_path / "raw.key"
+    raw.write_bytes(bytes(range(200, 232)))  # 32 raw bytes, not the hex a key file holds
+    for bad in (raw, tmp_path):
+        result = medue("restore", released, private(released), tmp_path / "back", "--key-file", bad)
+        one_line_naming(result, bad)
+        assert "Error" not in result.stderr  # no Python exception names
 
 
 def test_bad_targets_are_refused(released, tmp_path):

@@ -24,9 +24,17 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
         "--method", choices=METHODS, default=DEFAULT_METHOD, help=f"default: {DEFAULT_METHOD}"
     )
     budget = group.add_mutually_exclusive_group()
-    budget.add_argument("--preset", choices=list(PRESETS), help=f"default: {DEFAULT_PRESET}")
     budget.add_argument(
-        "--epsilon", type=float, help="max change per voxel in native units (e.g. 6 = 6 HU on CT)"
+        "--preset", choices=list(PRESETS),
+        help=f"how visible, per image, as JND at the reading window: imperceptible < 0.5 at 1x "
+        f"and 2x, balanced < 1 at 1x, strong < 2 at 1x, robust < 1 at 1x (default: "
+        f"{DEFAULT_PRESET}; docs/METHODS.md, Budget)",
+    )  # fmt: skip
+    budget.add_argument(
+        "--epsilon",
+        type=float,
+        help="max change per voxel in native units (e.g. 6 = 6 HU on CT), used as given: no "
+        "JND ceiling and no PSNR floor (its JND is still measured and reported)",
     )
     group.add_argument("--labels", help="ROI label values, comma-separated (default: any label)")
     group.add_argument("--roi-box", help="ROI box z0,y0,x0,z1,y1,x1 in voxels (instead of labels)")
@@ -34,14 +42,18 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
         "--band-radius", type=int,
         help="contour band radius, voxels (default: 0 for the pattern methods, 3 for the others)",
     )  # fmt: skip
-    group.add_argument("--ct-window", choices=list(CT_WINDOWS), default="soft_tissue")
-    group.add_argument("--mode", choices=["auto", "2d", "3d"], default="auto")
+    group.add_argument("--ct-window", choices=list(CT_WINDOWS), default="soft_tissue",
+                       help="CT: the window the data is read at; presets hold their JND ceiling "
+                       "there (the other clinical windows are reported)")  # fmt: skip
+    group.add_argument("--mode", choices=["auto", "2d", "3d"], default="auto",
+                       help="2D slices or 3D volumes (auto: by the data)")  # fmt: skip
     group.add_argument(
         "--iterations", type=int,
         help="UMed's most training steps (default 300; fewer when its loss plateaus) or EMN "
         "rounds (10)",
     )  # fmt: skip
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--seed", type=int, default=0,
+                       help="seeds the fitting sample and the fit (with the key)")  # fmt: skip
     group.add_argument(
         "--fit-cases", type=int, metavar="N",
         help="fit the method on N cases drawn from the seed (default: as many as fit in "

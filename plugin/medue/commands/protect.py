@@ -90,10 +90,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"medue: warning: {warning}", file=sys.stderr)
     if checked is not None:
         print(_check_lines(checked))
-    print(f"release (publish this): {outcome.output}\n"
+    print(f"{_publish_line(outcome, len(cases))}\n"
           f"private (keep this, owner-only; the key restores the originals): {outcome.private}\n"
           f"report: {outcome.report}\nmanifest: {outcome.manifest}")  # fmt: skip
     return report_failures(outcome.failures, len(cases))
+
+
+def _publish_line(outcome, inputs: int) -> str:
+    """Whether OUT can be published: only when every input was protected."""
+    if not outcome.results:
+        return f"nothing was protected: {outcome.output} is not a release (do not publish it)"
+    failed = [f for f in outcome.failures if not getattr(f, "skipped", False)]
+    if failed:
+        return (f"release INCOMPLETE ({len(failed)} of {inputs} inputs failed, listed below; "
+                f"publish only once they are fixed or left out): {outcome.output}")  # fmt: skip
+    return f"release (publish this): {outcome.output}"
 
 
 def _saved_method(path: Path):
@@ -129,9 +140,10 @@ def _seen_text(results) -> str:
         return ""
     worst = max(measured, key=lambda r: r.metrics["jnd"]["1x"])
     seen = worst.metrics["jnd"]
-    verdict = "visible" if seen["1x"] >= 1 else "not visible"
-    return (f"; most visible: {worst.image_id}, {seen['1x']:.2f} JND at 1x ({verdict}), "
-            f"{seen['4x']:.2f} at 4x zoom")  # fmt: skip
+    verdict = "seen" if seen["1x"] >= 1 else "not seen"
+    return (f"; most visible: {worst.image_id}, {seen['1x']:.2f} JND at 1x at {seen['window']} "
+            f"({verdict} there at 1x), {seen['4x']:.2f} at 4x zoom; other windows and zooms "
+            "in the report")  # fmt: skip
 
 
 def _check_lines(checked: dict) -> str:

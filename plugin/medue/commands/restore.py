@@ -29,8 +29,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     done = restore_release(args.release, args.private, args.output, args.key_file)
     stored = f" ({done.stored_copies} from stored copies)" if done.stored_copies else ""
-    print(f"restored {len(done.written)} files into {args.output}{stored}, each "
-          "byte-identical to its original (sha256 checked)")  # fmt: skip
+    if done.written:
+        print(f"restored {len(done.written)} files into {args.output}{stored}, each "
+              "byte-identical to its original (sha256 checked)")  # fmt: skip
+    else:
+        print(f"restored nothing into {args.output}: every case was refused (below)")
     for problem in done.problems:
         print(f"medue: error: {problem}", file=sys.stderr)
     return 1 if done.problems else 0

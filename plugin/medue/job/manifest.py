@@ -62,8 +62,8 @@ def build_manifest(
         "output": str(output),
         "private": str(private),
         "settings": settings.as_dict(),
-        "method": perturber.describe() if perturber is not None else None,
-        "warnings": _warnings(perturber),
+        "method": _without_key(perturber.describe()) if perturber is not None else None,
+        "warnings": _warnings(perturber) + _over_ceiling(cases),
         "generator": (
             {"path": str(generator_path), "sha256": fingerprint(generator_path)}
             if generator_path is not None
@@ -164,6 +164,28 @@ def record_check(private: Path, checked: dict) -> tuple[Path, Path]:
     record = json.loads(path.read_text())
     record["checked_against"] = checked
     return write_record(private, record)
+
+
+def _without_key(described: dict) -> dict:
+    """The fitted method's description without its key: the key lives in the private folder's
+    key file (and in the perturber file that needs it), not in every record that is shown."""
+    if "key" not in described:
+        return described
+    return {**described, "key": "not recorded here: see the key file beside this manifest"}
+
+
+def _over_ceiling(cases: list[dict]) -> list[str]:
+    """A warning naming the images whose smallest storable change is still over the preset's
+    JND ceiling (the preset's promise does not hold for them)."""
+    over = [c["image_id"] for c in cases if "smallest storable change is still" in c.get(
+        "budget_rule", "")]  # fmt: skip
+    if not over:
+        return []
+    names = ", ".join(over[:5]) + (f" and {len(over) - 5} more" if len(over) > 5 else "")
+    return [
+        f"{len(over)} image(s) are over the preset's JND ceiling even at one storable step "
+        f"({names}): a reader may see the change there; see each case's budget rule"
+    ]
 
 
 def _warnings(perturber) -> list[str]:

@@ -277,7 +277,9 @@ def protect_dataset(
             input_path, output, private, settings, perturber, generator_path, results, failures,
             release, fit_ids,
         )  # fmt: skip
-        record["released"] = _describe_release(output, record, secret, release)
+        record["released"] = (  # a folder with no protected image is no release to describe
+            _describe_release(output, record, secret, release) if results else None
+        )
         record["removed_stale"] = release.remove_stale()
         record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))
         record["checked_against"] = earlier_check(private, record)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 
 COMMITMENT_DOMAIN = b"MedUE key commitment v1\x00"
-COMMITMENT_ALGORITHM = "SHA-256(domain || key)"
+COMMITMENT_ALGORITHM = "SHA-256(domain || 0x00 || key)"
 
 
 def commit(key: bytes) -> str:

@@ -33,8 +33,14 @@ def read_key_file(path: Path) -> bytes:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise InputError(path, "key file does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(path, f"cannot read the key file ({type(error).__name__})") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder; give the key file (PRIVATE/key)") from None
+    except UnicodeDecodeError:
+        raise InputError(
+            path, f"is not a MedUE key file (expected {2 * KEY_BYTES} hexadecimal digits)"
+        ) from None
+    except OSError as error:
+        raise InputError(path, f"cannot read the key file ({error.strerror or error})") from None
     try:
         key = bytes.fromhex(text)
     except ValueError:

@@ -203,7 +203,8 @@ def jnd_summary(
     named = {w.name: w for w in (window, *others)}
     views = jnd_views(original, protected, named, (1, 2, 4), display)
     where = (
-        f"{display.pitch_mm:g} mm pixels, {display.luminance_min:g}-{display.luminance_max:g} "
+        f"display pixel pitch {display.pitch_mm:g} mm, "
+        f"{display.luminance_min:g}-{display.luminance_max:g} "
         f"cd/m2 (DICOM GSDF), {display.distance_mm / 10:g} cm"
     )
     at_window = views[window.name]

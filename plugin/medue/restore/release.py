@@ -51,15 +51,18 @@ def check_key(release: Path, private: Path, record: dict, key_file: Path | None)
     path = key_file or private / KEY_FILE
     key = read_key_file(path)
     released = record.get("released") or {}
+    if not released:
+        raise InputError(private / MANIFEST, "records no protected image: nothing to restore")
     if not matches(key, released.get("key_commitment", "")):
         raise InputError(path, "is not the key of this private record (its commitment differs)")
     description = read_release_description(release)
     if not matches(key, description.get("key_commitment", {}).get("value", "")):
         raise InputError(path, f"does not open this release (the commitment in "
                          f"{release / RELEASE_JSON} differs)")  # fmt: skip
-    recorded = released.get("files", {}).get(RELEASE_JSON)
-    if recorded and sha256((release / RELEASE_JSON).read_bytes()) != recorded:
-        raise InputError(release / RELEASE_JSON, "has been modified since the release was written")
+    for name, recorded in released.get("files", {}).items():  # release.json, RELEASE.md
+        path = release / name
+        if not path.is_file() or sha256(path.read_bytes()) != recorded:
+            raise InputError(path, "has been modified since the release was written")
     return key
 
 
