@@ -83,3 +83,12 @@ def test_too_many_classes_are_refused_in_one_line(tmp_path):
     assert "has 5: a, b, c, d, e" in lines[0]
     unknown = medue("protect", data, tmp_path / "o2", "--reference-class", "z")
     assert unknown.returncode != 0 and "--reference-class 'z' is not a class" in unknown.stderr
+
+
+def test_the_server_defaults_to_presence_for_a_classification_folder(three_classes, tmp_path):
+    from medue.server.service import ProtectService  # noqa: PLC0415 (the server's imports)
+
+    assert ProtectService(three_classes, tmp_path / "export").default_method() == "pattern-presence"
+    segmentation = tmp_path / "studies"
+    segmentation.mkdir()
+    assert ProtectService(segmentation, tmp_path / "e2").default_method() == "pattern-checker"
