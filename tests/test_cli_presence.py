@@ -81,6 +81,7 @@ def test_too_many_classes_are_refused_in_one_line(tmp_path):
     lines = made.stderr.strip().splitlines()
     assert len(lines) == 1 and "pattern-presence marks at most 4 classes" in lines[0], lines
     assert "has 5: a, b, c, d, e" in lines[0]
+    assert not (tmp_path / "out.private").exists()  # refused before anything is made
     unknown = medue("protect", data, tmp_path / "o2", "--reference-class", "z")
     assert unknown.returncode != 0 and "--reference-class 'z' is not a class" in unknown.stderr
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from medue.budget import DEFAULT_PRESET, PRESETS, BudgetRequest
-from medue.class_datasets import discover_classified, looks_classified
+from medue.class_datasets import class_names, discover_classified, looks_classified
 from medue.commands.info import cases_for
 from medue.datasets import Case
 from medue.errors import InputError
@@ -14,7 +14,7 @@ from medue.intensity import CT_WINDOWS
 from medue.job.settings import FIT_VOXELS, ProtectSettings
 from medue.methods import DEFAULT_METHOD, METHODS
 from medue.methods.names import DEFAULT_CLASSIFICATION_METHOD, DEFAULT_TOP_K
-from medue.methods.presence import PRESENCE_METHODS
+from medue.methods.presence import PRESENCE_METHODS, presence_perturber
 from medue.prepare import RoiSpec
 
 
@@ -122,7 +122,10 @@ def cases_from_args(args: argparse.Namespace, settings: ProtectSettings) -> list
                     f"{error.problem}; {hint}: add --method {DEFAULT_CLASSIFICATION_METHOD}",
                 ) from None
             raise
-    return discover_classified(args.input, args.classes)
+    cases = discover_classified(args.input, args.classes)
+    if settings.method in PRESENCE_METHODS:  # refused before any folder is made
+        presence_perturber(class_names(cases), settings.reference_class)
+    return cases
 
 
 def default_method(folder: Path, class_table: bool = False) -> str:
