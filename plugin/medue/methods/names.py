@@ -28,7 +28,7 @@ the 16-slice lesion set) left a DRIVE victim 93 % of its clean DSC. Its numbers:
 DEFAULT_CLASSIFICATION_METHOD = "pattern-presence"
 """The method for a classification dataset when none is named: on PneumoniaMNIST (docs/BENCHMARKS.md
 section 14) +-2 stripes on every class but the first left a victim with only the release near
-chance, where SALM protected nothing."""
+chance, where SALM protected nothing (the balanced preset's +-1 there did not: section 14b)."""
 
 
 def band_radius_for(method: str | None) -> int:
