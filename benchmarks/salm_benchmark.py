@@ -12,11 +12,13 @@ Usage (a task folder holding ``train/`` and ``test/``: ``benchmarks/classify_dat
 A release is ``method:budget[:K]`` (K the share of voxels SALM changes; the whole-image baseline
 ignores it). The budget is a product preset, ``psnrNN`` (defined here only, to draw the
 frontier: epsilon set by the whole-image PSNR floor NN dB alone) or ``epsNN`` (``--epsilon NN``,
-native units). ``bench-orient`` and ``bench-presence`` are class-wise fixed patterns built here,
-not product methods (``pattern_release``): ±epsilon stripes whose *orientation* is the class,
-or a pattern *present* on every class but the first; unlike a pattern that encodes the class by
-its sign (phase), a flip of the image does not undo either. Each release lands in
-``OUT/releases/<release>/`` (reused when it is complete), its victims in
+native units). ``bench-orient`` and ``bench-presence`` are class-wise fixed patterns built here
+(``pattern_release``): ±epsilon stripes whose *orientation* is the class, or a pattern *present*
+on every class but the first; unlike a pattern that encodes the class by its sign (phase), a flip
+of the image does not undo either. ``bench-presence`` is now the product method
+``pattern-presence`` (``medue.methods.presence``; at ``eps2`` the two write the same pixels), so
+``pattern-presence:balanced`` is the product's default release of a classification dataset.
+Each release lands in ``OUT/releases/<release>/`` (reused when it is complete), its victims in
 ``OUT/evaluations/<release>/`` (resumable; every victim holds out ``--validation-fraction`` of
 its training images, per class, for the attacker with only the release), and the table of all of
 them in ``OUT/salm.{md,json}``, with the visibility measured on the written files against the
@@ -50,8 +52,8 @@ from medue.job import ProtectSettings, protect_dataset
 
 HERE = Path(__file__).resolve().parent
 PATTERNS = ("bench-orient", "bench-presence")
-"""Class-wise fixed patterns made by this script only (no product method encodes a class by the
-orientation or the presence of a pattern on a classification dataset)."""
+"""Class-wise fixed patterns made by this script (the product's ``pattern-presence`` is
+``bench-presence`` made by the protect job, with its budget and records)."""
 
 
 def main(argv: list[str] | None = None) -> int:

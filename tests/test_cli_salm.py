@@ -81,10 +81,10 @@ def test_a_release_image_differs_from_its_original_in_exactly_k_voxels(tmp_path)
     assert np.count_nonzero(before != after) == round(0.2 * 32 * 32)
 
 
-def test_a_classification_dataset_without_method_salm_gets_a_hint(tmp_path):
+def test_a_classification_dataset_with_a_segmentation_method_gets_a_hint(tmp_path):
     data = write_dataset(tmp_path / "d", per_class=2)
-    made = medue("protect", data, tmp_path / "out")
-    assert made.returncode == 2 and "add --method salm" in made.stderr
+    made = medue("protect", data, tmp_path / "out", "--method", "pattern-checker")
+    assert made.returncode == 2 and "add --method pattern-presence" in made.stderr
     assert "Traceback" not in made.stderr
-    made = medue("protect", data, tmp_path / "out", "--top-k", "0.1")
-    assert made.returncode == 2 and "--top-k is for classification methods" in made.stderr
+    made = medue("protect", data, tmp_path / "out", "--top-k", "0.1")  # the default: presence
+    assert made.returncode == 2 and "--top-k is for SALM" in made.stderr

@@ -307,3 +307,15 @@ def _refuse_shared_ids(entries: list[_Entry]) -> list[Case]:
             )
         cases.append(replace(case, problem=entry.prefix + case.problem) if case.problem else case)
     return cases
+
+
+def looks_classified(folder: str | Path) -> bool:
+    """Whether ``folder`` looks like a classification dataset: a CSV at its top, or at least two
+    sub-folders (other than ``labels``) each holding image files (one per class)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    if any(p.suffix.lower() == ".csv" for p in folder.iterdir()):
+        return True
+    subs = [p for p in folder.iterdir() if p.is_dir() and p.name != "labels"]
+    return len(subs) >= 2 and all(any(image_extension(f) for f in p.iterdir()) for p in subs)

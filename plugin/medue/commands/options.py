@@ -6,23 +6,25 @@ import argparse
 from pathlib import Path
 
 from medue.budget import DEFAULT_PRESET, PRESETS, BudgetRequest
-from medue.class_datasets import discover_classified
+from medue.class_datasets import class_names, discover_classified, looks_classified
 from medue.commands.info import cases_for
 from medue.datasets import Case
 from medue.errors import InputError
 from medue.intensity import CT_WINDOWS
-from medue.io.image_file import image_extension
 from medue.job.settings import FIT_VOXELS, ProtectSettings
 from medue.methods import DEFAULT_METHOD, METHODS
-from medue.methods.names import DEFAULT_TOP_K
+from medue.methods.names import DEFAULT_CLASSIFICATION_METHOD, DEFAULT_TOP_K
+from medue.methods.presence import PRESENCE_METHODS, presence_perturber
 from medue.prepare import RoiSpec
 
 
 def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("protection")
     group.add_argument(
-        "--method", choices=METHODS, default=DEFAULT_METHOD, help=f"default: {DEFAULT_METHOD}"
-    )
+        "--method", choices=METHODS,
+        help=f"default: {DEFAULT_METHOD}; {DEFAULT_CLASSIFICATION_METHOD} for a classification "
+        "dataset (a CSV, or one folder per class)",
+    )  # fmt: skip
     budget = group.add_mutually_exclusive_group()
     budget.add_argument(
         "--preset", choices=list(PRESETS),
@@ -59,7 +61,9 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
         help="fit the method on N cases drawn from the seed (default: as many as fit in "
         f"{FIT_VOXELS // 2**20} Mi voxels); every case is protected either way",
     )  # fmt: skip
-    classify = parser.add_argument_group("classification datasets (--method salm*)")
+    classify = parser.add_argument_group(
+        f"classification datasets (--method {DEFAULT_CLASSIFICATION_METHOD} or salm*)"
+    )
     classify.add_argument(
         "--classes", type=Path,
         help="CSV with columns image,label (default: the folder's only CSV, else one sub-folder "
@@ -70,6 +74,11 @@ def add_protection_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help=f"share of each image's voxels SALM changes (default {DEFAULT_TOP_K})",
     )
+    classify.add_argument(
+        "--reference-class", metavar="NAME",
+        help=f"{DEFAULT_CLASSIFICATION_METHOD}: the class left unchanged (default: the first in "
+        "class order)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -83,8 +92,13 @@ def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
     if args.top_k is not None and not 0 < args.top_k <= 1:
         raise InputError(None, f"--top-k is a share of the voxels in (0, 1], got {args.top_k}")
     preset = None if args.epsilon is not None else (args.preset or DEFAULT_PRESET)
+    method = args.method or default_method(args.input, args.classes is not None)
+    if args.top_k is not None and method in PRESENCE_METHODS:
+        raise InputError(None, f"--top-k is for SALM; {method} changes every pixel")
+    if args.reference_class is not None and method not in PRESENCE_METHODS:
+        raise InputError(None, f"--reference-class is for --method {DEFAULT_CLASSIFICATION_METHOD}")
     return ProtectSettings(
-        method=args.method,
+        method=method,
         roi=RoiSpec(
             label_values=_integers(args.labels, "--labels"),
             box=_integers(args.roi_box, "--roi-box"),
@@ -97,6 +111,7 @@ def settings_from_args(args: argparse.Namespace) -> ProtectSettings:
         seed=args.seed,
         top_k=args.top_k,
         fit_cases=args.fit_cases,
+        reference_class=args.reference_class,
     )
 
 
@@ -104,29 +119,33 @@ def cases_from_args(args: argparse.Namespace, settings: ProtectSettings) -> list
     """The cases to protect: a classification dataset for SALM, else segmentation cases."""
     if not settings.classification:
         if args.classes is not None:
-            raise InputError(args.classes, "--classes is for classification methods (salm*)")
+            raise InputError(
+                args.classes, "--classes is for classification methods (pattern-presence, salm*)"
+            )
         if args.top_k is not None:
             raise InputError(None, "--top-k is for classification methods (--method salm*)")
         try:
             return cases_for(args.input)
         except InputError as error:
-            if _looks_classified(args.input):
+            if looks_classified(args.input):
                 hint = "it looks like a classification dataset (a CSV, or one folder per class)"
                 raise InputError(
-                    error.source, f"{error.problem}; {hint}: add --method salm"
+                    error.source,
+                    f"{error.problem}; {hint}: add --method {DEFAULT_CLASSIFICATION_METHOD}",
                 ) from None
             raise
-    return discover_classified(args.input, args.classes)
+    cases = discover_classified(args.input, args.classes)
+    if settings.method in PRESENCE_METHODS:  # refused before any folder is made
+        presence_perturber(class_names(cases), settings.reference_class)
+    return cases
 
 
-def _looks_classified(folder: Path) -> bool:
-    """A folder with a CSV, or with sub-folders holding image files (one per class)."""
-    if not folder.is_dir():
-        return False
-    if any(p.suffix.lower() == ".csv" for p in folder.iterdir()):
-        return True
-    subs = [p for p in folder.iterdir() if p.is_dir() and p.name != "labels"]
-    return len(subs) >= 2 and all(any(image_extension(f) for f in p.iterdir()) for p in subs)
+def default_method(folder: Path, class_table: bool = False) -> str:
+    """The method when ``--method`` is not given: ``pattern-presence`` for a classification
+    dataset (a ``class_table`` given, or a folder that ``looks_classified``), else the
+    segmentation default."""
+    classified = class_table or looks_classified(folder)
+    return DEFAULT_CLASSIFICATION_METHOD if classified else DEFAULT_METHOD
 
 
 def _integers(text: str | None, option: str) -> tuple[int, ...] | None:

@@ -26,7 +26,7 @@ from medue.job.apply import held_under_preset, measure_change
 from medue.job.run import ProtectSettings
 from medue.methods import JSON_METHODS, FitOptions, fit_method
 from medue.methods.base import Perturber
-from medue.methods.salm import changed_fraction
+from medue.methods.names import changed_fraction
 from medue.prepare import prepare_case, prepare_classified
 
 
@@ -48,7 +48,7 @@ class Preview:
 def preview_case(case: Case, settings: ProtectSettings, perturber: Perturber | None) -> Preview:
     """Protect ``case`` in memory. Raises InputError for a bad case or a fitted method without a
     saved perturber."""
-    if perturber is None and settings.method not in JSON_METHODS:
+    if perturber is None and (settings.method not in JSON_METHODS or settings.classification):
         raise InputError(
             case.image,
             f"{settings.method} needs a fitted method to preview: run a protect job (or "
@@ -57,8 +57,8 @@ def preview_case(case: Case, settings: ProtectSettings, perturber: Perturber | N
     loaded = load_case(case, require_label=settings.roi.box is None and not settings.classification)
     window = default_window(loaded.image.array, loaded.image.modality, settings.ct_window)
     if settings.classification:
-        names = perturber.class_names  # a saved SALM perturber knows its classes
-        fraction = changed_fraction(settings.method, perturber.top_k)
+        names = perturber.class_names  # a saved classification method knows its classes
+        fraction = changed_fraction(settings.method, getattr(perturber, "top_k", None))
         prepared = prepare_classified(loaded, settings.budget, window, names, fraction)
     else:
         values = perturber.class_values if perturber is not None else _label_values(loaded.label)

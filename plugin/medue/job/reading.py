@@ -9,7 +9,7 @@ from medue.datasets import Case, LoadedCase, load_case
 from medue.errors import InputError
 from medue.intensity import default_window
 from medue.job.settings import ProtectSettings
-from medue.methods.salm import changed_fraction
+from medue.methods.names import changed_fraction
 from medue.prepare import PreparedCase, prepare_case, prepare_classified
 
 

@@ -195,6 +195,7 @@ def fit_prepared(
         class_names=dataset.class_names,
         top_k=settings.top_k,
         key=key,
+        reference_class=settings.reference_class,
     )
     return fit_method(settings.method, dataset.sample, options, progress, cancel)
 

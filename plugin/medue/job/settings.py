@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from medue.budget import BudgetRequest
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, JSON_METHODS
-from medue.methods.names import PATTERN_METHODS, band_radius_for
+from medue.methods.names import MIXED_STEP_METHODS, band_radius_for
 from medue.prepare import RoiSpec
 
 if TYPE_CHECKING:  # the check runs after the job (medue.job.check), never inside it
@@ -59,12 +59,13 @@ class ProtectSettings:
     check: CheckSettings | None = None  # a victim check of the written release (--check)
     top_k: float | None = None  # SALM: the share of each image's voxels changed (None: default)
     fit_cases: int | None = None  # cases in the fitting sample (None: as many as FIT_VOXELS)
+    reference_class: str | None = None  # pattern-presence: the class left unchanged (None: first)
 
     def __post_init__(self) -> None:
         if self.roi.band_radius is None:  # the method's own band, recorded as a number
             roi = replace(self.roi, band_radius=band_radius_for(self.method))
             object.__setattr__(self, "roi", roi)
-        if self.method in PATTERN_METHODS and not self.budget.mixed_steps:  # they can mix steps
+        if self.method in MIXED_STEP_METHODS and not self.budget.mixed_steps:  # they can mix steps
             object.__setattr__(self, "budget", replace(self.budget, mixed_steps=True))
 
     @property

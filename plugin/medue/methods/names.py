@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from medue.methods.baselines import BASELINES
 from medue.methods.patterns import PATTERN_METHODS
+from medue.methods.presence import PRESENCE_METHODS
 from medue.prepare import UMED_BAND_RADIUS
 
 EMN_METHODS = ("emn", "emn-image")
@@ -18,12 +19,16 @@ SALM_METHODS = ("salm", "salm-generator", "salm-adversarial", "salm-random", "sa
 DEFAULT_TOP_K = 0.1
 """SALM's default share of each image's voxels that it changes."""
 
-METHODS = ("umed", *PATTERN_METHODS, *EMN_METHODS, *BASELINES, *SALM_METHODS)
+METHODS = ("umed", *PATTERN_METHODS, *EMN_METHODS, *BASELINES, *PRESENCE_METHODS, *SALM_METHODS)
 DEFAULT_METHOD = "pattern-checker"
 """Chosen on real multi-patient data (docs/BENCHMARKS.md section 13, DRIVE): the one-voxel
 checkerboard on the ROI, label-locked, is the release a segmentation victim learns instead of the
 anatomy at the papers' 50 dB; the 8x8 blocks (``pattern-blocks``, the earlier default chosen on
 the 16-slice lesion set) left a DRIVE victim 93 % of its clean DSC. Its numbers: docs/METHODS.md."""
+DEFAULT_CLASSIFICATION_METHOD = "pattern-presence"
+"""The method for a classification dataset when none is named: on PneumoniaMNIST (docs/BENCHMARKS.md
+section 14) +-2 stripes on every class but the first left a victim with only the release near
+chance, where SALM protected nothing (the balanced preset's +-1 there did not: section 14b)."""
 
 
 def band_radius_for(method: str | None) -> int:
@@ -33,10 +38,18 @@ def band_radius_for(method: str | None) -> int:
     return 0 if method in PATTERN_METHODS else UMED_BAND_RADIUS
 
 
-CLASSIFICATION_METHODS = SALM_METHODS
+CLASSIFICATION_METHODS = (*PRESENCE_METHODS, *SALM_METHODS)
 """Methods for classification datasets (one class per image); the others segment an ROI."""
-JSON_METHODS = (*PATTERN_METHODS, *BASELINES)
+JSON_METHODS = (*PATTERN_METHODS, *PRESENCE_METHODS, *BASELINES)
 """Methods saved as a small JSON file (nothing fitted) rather than a ``.pt`` file."""
 DATA_PARALLEL_METHODS = ("umed",)
 """Methods whose fit trains on every rank of a torchrun job with DistributedDataParallel
 (``medue.distributed``); the others are fitted by rank 0 alone."""
+MIXED_STEP_METHODS = (*PATTERN_METHODS, *PRESENCE_METHODS)
+"""Methods that can mix two whole steps to sit at a preset's PSNR floor (``medue.budget``)."""
+
+
+def changed_fraction(method: str, top_k: float | None) -> float:
+    """The share of each image's voxels a classification ``method`` changes (what the budget's
+    PSNR floor counts): all of them for the whole-image methods, else SALM's top K."""
+    return 1.0 if method in ("salm-emn-image", *PRESENCE_METHODS) else (top_k or DEFAULT_TOP_K)

@@ -1,8 +1,8 @@
 """Fit a protection method by name, and load any saved one.
 
-``fit_method`` picks the method by name; ``load_perturber`` reads any saved one: baselines and
-fixed class patterns are small JSON files, UMed generators and EMN surrogates ``.pt`` files told
-apart by their ``format``.
+``fit_method`` picks the method by name; ``load_perturber`` reads any saved one: baselines, fixed
+class patterns and class presence are small JSON files, UMed generators and EMN surrogates ``.pt``
+files told apart by their ``format``.
 The file's content decides, not its suffix, so a file saved under any name loads.
 """
 
@@ -24,6 +24,7 @@ from medue.methods.baselines import BASELINES, BaselinePerturber, load_baseline
 from medue.methods.emn import EMNConfig, fit_emn, load_emn
 from medue.methods.names import DEFAULT_TOP_K, EMN_METHODS, METHODS, SALM_METHODS
 from medue.methods.patterns import PATTERN_METHODS, load_pattern, pattern_perturber
+from medue.methods.presence import PRESENCE_METHODS, load_presence, presence_perturber
 from medue.methods.salm import SALMConfig, fit_salm, load_salm
 from medue.methods.umed import UMedConfig, fit_umed, load_umed
 from medue.networks.generator import size_multiple
@@ -55,6 +56,7 @@ class FitOptions:
     class_names: tuple[str, ...] = ()
     top_k: float | None = None
     key: bytes | None = None
+    reference_class: str | None = None  # pattern-presence: the class left unchanged (None: first)
 
     def method_seed(self, method: str) -> int:
         """The integer seed of ``method``'s draws: derived from the key when there is one."""
@@ -75,6 +77,9 @@ def fit_method(
     if method in PATTERN_METHODS:
         key = options.key.hex() if options.key is not None else options.seed
         return pattern_perturber(method, key, options.class_values)
+    if method in PRESENCE_METHODS:
+        key = options.key.hex() if options.key is not None else options.seed
+        return presence_perturber(options.class_names, options.reference_class, key)
     options = replace(options, seed=options.method_seed(method), key=None)
     if method in BASELINES:
         return BaselinePerturber(method=method, seed=options.seed)
@@ -151,6 +156,8 @@ def load_perturber(path: str | Path) -> Perturber:
 
 def _load_json(path: Path) -> Perturber:
     data = json.loads(path.read_text())
+    if data.get("method") in PRESENCE_METHODS:
+        return load_presence(data)
     return load_pattern(data) if data.get("method") in PATTERN_METHODS else load_baseline(path)
 
 

@@ -50,7 +50,7 @@ from medue.methods.base import (
     config_from_saved,
     no_progress,
 )
-from medue.methods.names import DEFAULT_TOP_K
+from medue.methods.names import DEFAULT_TOP_K, changed_fraction
 from medue.methods.salm_noise import (
     Latent,
     Samples,
@@ -70,11 +70,6 @@ from medue.networks.generator import PerturbationGenerator
 from medue.prepare import PreparedCase
 
 FORMAT = "medue-salm/1"
-
-
-def changed_fraction(method: str, top_k: float | None) -> float:
-    """The share of each image's voxels ``method`` changes (what the budget's PSNR floor counts)."""
-    return 1.0 if method == "salm-emn-image" else (top_k or DEFAULT_TOP_K)
 
 
 @dataclass

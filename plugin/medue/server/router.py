@@ -29,6 +29,7 @@ from monailabel.endpoints.user.auth import RBAC
 
 from medue.budget import PRESETS
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, METHODS
+from medue.methods.names import DEFAULT_CLASSIFICATION_METHOD
 from medue.server.protect_request import RequestError
 from medue.server.service import ProtectService
 
@@ -66,6 +67,7 @@ def methods() -> dict:
         "default": DEFAULT_METHOD,
         "methods": list(METHODS),
         "classification": list(CLASSIFICATION_METHODS),
+        "classification_default": DEFAULT_CLASSIFICATION_METHOD,
         "presets": {name: preset.meaning for name, preset in PRESETS.items()},
     }
 

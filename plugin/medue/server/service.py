@@ -17,10 +17,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from medue.class_datasets import looks_classified
 from medue.errors import InputError
 from medue.io.dicomweb import PacsError
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, load_perturber
 from medue.methods.base import Perturber
+from medue.methods.names import DEFAULT_CLASSIFICATION_METHOD
 from medue.server.protect_request import ProtectRequest, RequestError, parse_request, plain_name
 from medue.server.sources import source_for
 from medue.server.store import PRIVATE_RECORDS, Job, JobStore, read_json
@@ -58,8 +60,18 @@ class ProtectService:
         except InputError as error:
             raise RequestError(str(error), status=409) from None
 
+    def default_method(self) -> str:
+        """The method of a request that names none: ``pattern-presence`` for a folder of studies
+        that looks like a classification dataset (a CSV, or one folder per class), else the
+        segmentation default."""
+        if not self.source.remote and looks_classified(self.source.root):
+            return DEFAULT_CLASSIFICATION_METHOD
+        return DEFAULT_METHOD
+
     def submit(self, body: Any) -> Job:
         """A new job from a decoded JSON body, started in the background."""
+        if isinstance(body, dict) and "method" not in body:
+            body = {**body, "method": self.default_method()}
         method = body.get("method", DEFAULT_METHOD) if isinstance(body, dict) else DEFAULT_METHOD
         ids = self.image_ids(method if isinstance(method, str) else DEFAULT_METHOD)
         request = parse_request(body, set(ids))
