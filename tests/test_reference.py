@@ -6,7 +6,7 @@ import pytest
 
 from medue.methods import DEFAULT_METHOD
 from medue.reference import benchmark_reference
-from medue.report import check_section
+from medue.report import _protection_summary, check_section
 
 
 def test_the_default_release_quotes_real_data_of_both_regimes_and_both_attackers():
@@ -45,6 +45,9 @@ def test_unchecked_report_quotes_the_benchmark_as_the_benchmark():
     assert "<td>none</td>" in page and "DRIVE" in page and "MSD" in page
     assert "attacker with only the release" in page and "early-stops on clean data" in page
     assert "no countermeasure runs" in check_section(None, None)
+    summary = _protection_summary(None, benchmark_reference(DEFAULT_METHOD, "balanced"))
+    assert "for the attacker with only the release" in summary  # both attackers, named
+    assert "for the attacker who early-stops on clean data" in summary
 
 
 def test_salm_reports_say_what_the_classification_benchmark_measured():

@@ -116,7 +116,7 @@ def _protection_summary(checked: dict | None, reference: dict | None) -> str:
     if "note" in reference:
         return f"Not checked on this data. {reference['note']}"
     scores = [
-        f"{name}: {row['ratio']:.0%} of the clean victim's DSC"
+        f"{name}: {_both_attackers(row)}"
         for name, result in reference["datasets"].items()
         for row in result["rows"]
         if row["countermeasure"] == "none"
@@ -124,6 +124,19 @@ def _protection_summary(checked: dict | None, reference: dict | None) -> str:
     return (
         "Not checked on this data (medue protect --check). On MedUE's benchmarks, a victim "
         f"trained on releases like this one kept {'; '.join(scores) or 'no recorded score'}."
+    )
+
+
+def _both_attackers(row: dict) -> str:
+    """E.g. "45% of the clean victim's DSC for the attacker with only the release, 88% for the
+    attacker who early-stops on clean data" (references that predate the first give only the
+    second)."""
+    clean_stop = f"{row['ratio']:.0%} for the attacker who early-stops on clean data"
+    if "release_only_ratio" not in row:
+        return f"{clean_stop} of the clean victim's DSC"
+    return (
+        f"{row['release_only_ratio']:.0%} of the clean victim's DSC for the attacker with only "
+        f"the release, {clean_stop}"
     )
 
 
