@@ -92,7 +92,9 @@ def test_originals_untouched_and_manifest_complete(small_dataset, protected):
     assert tree_hashes(small_dataset) == before
     manifest = json.loads(outcome.manifest.read_text())
     assert manifest["settings"]["method"] == "pattern-checker"  # the default
-    assert manifest["method"]["key"] == (outcome.private / "key").read_text().strip()  # hex
+    key = (outcome.private / "key").read_text().strip()  # hex: in the key file and the perturber
+    assert key not in outcome.manifest.read_text()  # not in the record the server serves
+    assert json.loads((outcome.private / "generator.json").read_text())["key"] == key
     assert len(manifest["cases"]) == 4 and not manifest["failed"]
     for entry in manifest["cases"]:
         assert entry["input_sha256"] != entry["output_sha256"]
