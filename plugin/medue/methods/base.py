@@ -10,12 +10,14 @@ dtype.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import numpy as np
 
+from medue.io.atomic import atomic_path
 from medue.prepare import PreparedCase
 
 T = TypeVar("T")
@@ -57,6 +59,15 @@ def report_note(progress: ProgressCallback, phase: str, text: str) -> None:
 def config_from_saved(config_class: type[T], saved: dict) -> T:
     """A method's config dataclass from its saved dict (lists back to tuples, as in the class)."""
     return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+
+
+def save_description(perturber: Perturber, path: str | Path) -> Path:
+    """Write ``perturber.describe()`` as JSON to ``path`` (atomically): the whole perturber of a
+    method that fits nothing (the patterns, the baselines), loaded back by its module."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(perturber.describe()))
+    return path
 
 
 def check_cancel(cancel: CancelToken) -> None:

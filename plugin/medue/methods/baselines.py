@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medue.io.atomic import atomic_path
+from medue.methods.base import save_description
 from medue.prepare import PreparedCase
 
 BASELINES = ("random", "random-image", "checkerboard", "blocks")
@@ -72,10 +72,7 @@ class BaselinePerturber:
         return {"method": self.method, "region": self.region, "seed": self.seed}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.describe()))
-        return path
+        return save_description(self, path)
 
 
 def load_baseline(path: str | Path) -> BaselinePerturber:

@@ -43,15 +43,14 @@ with the same budget rules. An integer key (files written before keys existed) d
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from medue.io.atomic import atomic_path
 from medue.keys import seed_sequence
+from medue.methods.base import save_description
 from medue.prepare import PreparedCase
 
 KINDS = ("checkerboard", "texture", "rings")
@@ -180,10 +179,7 @@ class PatternPerturber:
         }
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.describe()))
-        return path
+        return save_description(self, path)
 
 
 def pattern_perturber(method: str, key: int | str = 0, class_values=()) -> PatternPerturber:

@@ -20,15 +20,14 @@ HMAC-SHA256(key, ``presence/amplitude``) (``medue.keys``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from medue.errors import InputError
-from medue.io.atomic import atomic_path
 from medue.keys import seed_sequence
+from medue.methods.base import save_description
 from medue.methods.patterns import checkerboard
 from medue.prepare import PreparedCase
 
@@ -103,10 +102,7 @@ class PresencePerturber:
         }
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.describe()))
-        return path
+        return save_description(self, path)
 
 
 def presence_perturber(
