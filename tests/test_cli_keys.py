@@ -3,7 +3,6 @@ the key (owner-only), a new key per run, and ``--key-file`` reproducing a releas
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from tests.drive_like import drive_like
 from tests.layout import private
 from tests.release_scan import leaks, owner_only_problems
+from tests.server.running import tree_hashes as hashes  # every file's sha256
 
 MEDUE = str(Path(sys.executable).parent / "medue")
 
@@ -20,14 +20,6 @@ MEDUE = str(Path(sys.executable).parent / "medue")
 def medue(*args) -> subprocess.CompletedProcess:
     command = [MEDUE, *map(str, args), "--no-progress"]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
-
-
-def hashes(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ line naming the file."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from tests.drive_like import drive_like
 from tests.io.dicom_builders import Study, ct_series, label_on_grid, ramp, rt_dose
 from tests.layout import private
 from tests.methods.test_salm import write_dataset
+from tests.server.running import tree_hashes as hashes  # every file's sha256
 
 MEDUE = str(Path(sys.executable).parent / "medue")
 
@@ -26,14 +26,6 @@ def medue(*args) -> subprocess.CompletedProcess:
     quiet = ["--no-progress"] if args[0] == "protect" else []
     command = [MEDUE, *map(str, args), *quiet]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
-def hashes(folder: Path) -> dict[str, str]:
-    return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def protect_and_restore(data: Path, tmp_path: Path, *options) -> tuple[Path, Path]:
