@@ -29,6 +29,7 @@ COMMANDS = {
     "protect": "protect a dataset (or one image) into an output folder",
     "restore": "give the key holder the originals back, byte for byte, from a release",
     "evaluate": "train victims on a protected copy and its original; test both on clean cases",
+    "verify": "test a suspect model for use of a release: a p-value against decoy keys",
     "serve": "serve a studies folder or a DICOMweb PACS: previews and protect jobs over HTTP",
 }
 """Each command and its one-line help (``medue --help``); its module is ``medue.commands.NAME``."""

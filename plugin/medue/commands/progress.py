@@ -16,6 +16,7 @@ LABELS = {
     "fit": "training",
     "apply": "protecting",
     "victims": "victim runs",
+    "verify": "keys tested",
 }
 FORMATS = {
     "fit": "{desc}: {n_fmt}/{total_fmt} steps |{bar}| {elapsed} elapsed, ETA <= {remaining} "

@@ -144,6 +144,7 @@ def train_victim(
     shape: Sequence[int] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     validation_fraction: float = 0.0,
+    on_epoch: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> VictimRun:
     """Train ``arch`` from scratch on ``train`` (Adam, cross-entropy), score on ``test`` each epoch.
 
@@ -157,7 +158,8 @@ def train_victim(
     Deterministic for ``seed`` on a given machine and thread count: the seed fixes the initial
     weights, the batch order and the countermeasure's randomness. A trailing batch of one image
     joins the one before it (BatchNorm cannot train on a single image at 1x1 resolution).
-    ``progress(epoch, epochs, accuracy)`` is called after each epoch (1-based).
+    ``progress(epoch, epochs, accuracy)`` is called after each epoch (1-based), and
+    ``on_epoch(epoch, model)`` too (e.g. to keep the models each attacker would keep).
     """
     num_classes = _check(train, test, arch, epochs, spatial_dims, num_classes)
     cm = _countermeasure(countermeasure, spatial_dims)
@@ -202,6 +204,8 @@ def train_victim(
             validated.append(scores(predict(model, valid_images), valid_labels)[1])
         if progress is not None:
             progress(epoch, epochs, acc)
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     best = int(np.argmax(balanced))
     kept = int(np.argmax(validated)) if validated else epochs - 1
     return VictimRun(

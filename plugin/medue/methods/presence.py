@@ -11,6 +11,12 @@ not the reference class"; a clean test image carries no stripes, so it is read a
 class. A flip of the image keeps both codes (a pattern whose class is its sign would not survive
 one). More than ``MAX_CLASSES`` classes are refused: there are three orientations only.
 
+``pattern-presence-keyed`` marks the k-th other class with a keyed plaid instead
+(``medue.methods.plaid``: two frequencies drawn from the key, one pair per class, peak
+``epsilon``, so half the stripes' RMS at the same epsilon): a pattern victims learn for *this* key,
+which ``medue verify`` tests a suspect model for. Stripes cannot be verified (they are the same
+for every key, and beside them a victim ignores any keyed addition).
+
 Nothing is fitted: the perturber is the class order, the reference class and the key, saved as
 JSON in the owner's private folder. The key does **not** change the stripes (there is no key
 space: anyone who knows the method can subtract them); it only places the upper step of a
@@ -29,9 +35,10 @@ from medue.errors import InputError
 from medue.keys import seed_sequence
 from medue.methods.base import save_description
 from medue.methods.patterns import checkerboard
+from medue.methods.plaid import plaid
 from medue.prepare import PreparedCase
 
-PRESENCE_METHODS = ("pattern-presence",)
+PRESENCE_METHODS = ("pattern-presence", "pattern-presence-keyed")
 """The class-presence methods a user can name (``medue protect --method pattern-presence``)."""
 STRIPES = (1, 2, 0)
 """``patterns.checkerboard`` orientations of the marked classes, in order: rows, columns,
@@ -67,11 +74,31 @@ class PresencePerturber:
 
         ``case.extra["category"]`` is the image's index in ``class_names``
         (``medue.prepare.prepare_classified``)."""
-        orientation = self.orientation(self.class_names[case.extra["category"]])
+        name = self.class_names[case.extra["category"]]
+        orientation = self.orientation(name)
         if orientation is None:
             return np.zeros(case.image.shape, dtype=np.float32)
-        plane = checkerboard(case.image.shape[1:], 2, orientation) * self._amplitude(case)
+        if self.keyed:  # the budget's epsilon is the largest change: the plaid's peak
+            plane = case.budget.epsilon * self.mark(name, case.image.shape[1:])
+        else:
+            plane = checkerboard(case.image.shape[1:], 2, orientation) * self._amplitude(case)
         return (np.broadcast_to(plane, case.image.shape) * case.allowed).astype(np.float32)
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the classes are marked by keyed plaids (``pattern-presence-keyed``)."""
+        return self.method == "pattern-presence-keyed"
+
+    def mark(self, name: str, shape: tuple[int, int], key: bytes | None = None) -> np.ndarray:
+        """Class ``name``'s unit plaid over a (H, W) grid, float64 in [-1, 1], for ``key`` (a
+        decoy's, in ``medue verify``) or by default this perturber's own key."""
+        if key is None:
+            key = (
+                bytes.fromhex(self.key)
+                if isinstance(self.key, str)
+                else self.key.to_bytes(32, "big")
+            )
+        return plaid(key, f"presence/plaid/{self.marked.index(name)}", shape)
 
     def _amplitude(self, case: PreparedCase) -> float | np.ndarray:
         """Epsilon, or with mixed steps (``Budget.mixed_amplitudes``) the upper step on a fixed
@@ -94,8 +121,9 @@ class PresencePerturber:
             "method": self.method,
             "class_names": list(self.class_names),
             "reference_class": self.reference,
-            "stripes": {
-                name: ("rows", "columns", "diagonal")[i] for i, name in enumerate(self.marked)
+            ("plaids" if self.keyed else "stripes"): {
+                name: "keyed plaid" if self.keyed else ("rows", "columns", "diagonal")[i]
+                for i, name in enumerate(self.marked)
             },  # fmt: skip
             "key": self.key,
             "class_values": list(self.class_values),
@@ -106,10 +134,13 @@ class PresencePerturber:
 
 
 def presence_perturber(
-    class_names: tuple[str, ...], reference: str | None = None, key: str | int = 0
+    class_names: tuple[str, ...],
+    reference: str | None = None,
+    key: str | int = 0,
+    method: str = "pattern-presence",
 ) -> PresencePerturber:
-    """The ``pattern-presence`` perturber for a dataset's classes (in class order); the reference
-    class is ``reference`` or, by default, the first class.
+    """The ``method`` (one of ``PRESENCE_METHODS``) perturber for a dataset's classes (in class
+    order); the reference class is ``reference`` or, by default, the first class.
 
     Raises ``InputError`` for a reference that is not one of the classes, fewer than 2 classes,
     or more than ``MAX_CLASSES`` (three stripe orientations)."""
@@ -128,7 +159,7 @@ def presence_perturber(
             f"stripe orientations); the dataset has {len(names)}: {', '.join(names)}; use "
             "--method salm",
         )  # fmt: skip
-    return PresencePerturber("pattern-presence", names, reference or names[0], key)
+    return PresencePerturber(method, names, reference or names[0], key)
 
 
 def load_presence(data: dict) -> PresencePerturber:

@@ -79,7 +79,7 @@ def fit_method(
         return pattern_perturber(method, key, options.class_values)
     if method in PRESENCE_METHODS:
         key = options.key.hex() if options.key is not None else options.seed
-        return presence_perturber(options.class_names, options.reference_class, key)
+        return presence_perturber(options.class_names, options.reference_class, key, method)
     options = replace(options, seed=options.method_seed(method), key=None)
     if method in BASELINES:
         return BaselinePerturber(method=method, seed=options.seed)

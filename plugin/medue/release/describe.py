@@ -21,6 +21,7 @@ from medue.methods.names import (
     CLASSIFICATION_METHODS,
     EMN_METHODS,
     PATTERN_METHODS,
+    PRESENCE_METHODS,
     SALM_METHODS,
 )
 
@@ -34,6 +35,7 @@ def method_family(method: str | None) -> str:
     """The family a downloader is told: fixed pattern, UMed, EMN, SALM or a baseline."""
     families = (
         (PATTERN_METHODS, "fixed class pattern"),
+        (PRESENCE_METHODS, "class presence pattern"),
         (EMN_METHODS, "error-minimizing noise"),
         (SALM_METHODS, "saliency-guided noise (SALM)"),
         (BASELINES, "baseline noise"),

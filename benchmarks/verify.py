@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Proof of use on PneumoniaMNIST: is `medue verify` right about models trained on a release?
+
+Usage (``DATA`` holds ``train/``, ``val/`` and ``test/``: ``benchmarks/pneumoniamnist_data.py``)::
+
+    PYTHONPATH=plugin python benchmarks/verify.py /tmp/pneumonia --work /tmp/verify \\
+        --keys 2 --archs resnet18 densenet121 --seeds 0 1 2 --epochs 10 --epsilon 4
+
+1. ``--keys`` releases of ``DATA/train`` with the real CLI (``medue protect --method
+   pattern-presence-keyed --epsilon E``), each with its own fresh key, in ``WORK/releases/k<i>``.
+2. Victims (``medue.evaluate.classifier_victim``, 20 % of the training folder held out for the
+   attacker with only the release) on each release and on the clean ``train/``; each run keeps
+   three models: the one that attacker keeps (best on its held-out release images), the one the
+   attacker who early-stops on clean data keeps (best on ``test/``) and the last. Saved as state
+   dicts in ``WORK/models``; finished runs are reused.
+3. Every model against every release's key (the suspect's own key: a trained model; another
+   release's key: a null) and against ``--null-keys`` fresh keys per model that no release ever
+   used (nulls: the key is independent of the model by construction), with the probes of
+   ``DATA/val`` (never released) of the reference class, ``--decoys`` decoys each, through the
+   product's ``medue.verify.test.verify_classifier`` as ``medue verify`` runs it.
+
+Writes ``WORK/verify.json`` (one row per model and key) and prints the detection rates with
+Clopper-Pearson 95 % intervals, the null false-positive rate at alpha = 0.01 and ``WORK/qq.png``
+(null p-values against the uniform).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import beta
+
+from medue.evaluate.classification import read_class_set
+from medue.evaluate.classifier_victim import train_victim
+from medue.verify.probes import read_probes
+from medue.verify.record import read_record
+from medue.verify.suspect import Intensity, load_suspect
+from medue.verify.test import verify_classifier
+
+ALPHA = 0.01
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--keys", type=int, default=2)
+    parser.add_argument("--archs", nargs="+", default=["resnet18"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epsilon", type=float, default=4.0)
+    parser.add_argument("--decoys", type=int, default=199)
+    parser.add_argument("--null-keys", type=int, default=30)
+    parser.add_argument("--probes", type=int, default=64)
+    parser.add_argument("--only", choices=["releases", "train", "verify"], help="one step only")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    releases = [make_release(args, i) for i in range(args.keys)]
+    if args.only in (None, "train"):
+        for source in ["clean", *(r.name for r in releases)]:
+            for arch in args.archs:
+                for seed in args.seeds:
+                    train_models(args, source, arch, seed)
+    if args.only in (None, "verify"):
+        rows = verify_all(args, releases)
+        summarise(rows, args.work)
+    return 0
+
+
+def make_release(args: argparse.Namespace, index: int) -> Path:
+    target = args.work / "releases" / f"k{index}"
+    if not (Path(f"{target}.private") / "manifest.json").exists():
+        command = [
+            sys.executable,
+            "-m",
+            "medue.cli",
+            "protect",
+            str(args.data / "train"),
+            str(target),
+            "--method",
+            "pattern-presence-keyed",
+            "--epsilon",
+            str(args.epsilon),
+        ]
+        log(" ".join(command[2:]))
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return target
+
+
+def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) -> None:
+    name = f"{source}_{arch}_s{seed}"
+    meta = args.work / "models" / f"{name}.json"
+    if meta.exists():
+        return
+    folder = args.data / "train" if source == "clean" else args.work / "releases" / source
+    train, test = read_class_set(folder), read_class_set(args.data / "test")
+    snapshots: dict[int, dict] = {}
+    started = time.time()
+    run = train_victim(
+        train.samples,
+        test.samples,
+        arch,
+        seed,
+        args.epochs,
+        validation_fraction=0.2,
+        on_epoch=lambda e, m: snapshots.__setitem__(e, _copy(m)),
+    )
+    picks = {"release_only": run.release_only_epoch, "early": run.best_epoch, "last": args.epochs}
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    for which, epoch in picks.items():
+        torch.save(snapshots[epoch], args.work / "models" / f"{name}.{which}.pt")
+    accuracy = {
+        "release_only": run.release_only_balanced_accuracy,
+        "early": run.best_balanced_accuracy,
+        "last": run.final_balanced_accuracy,
+    }
+    meta.write_text(
+        json.dumps(
+            {
+                "source": source,
+                "arch": arch,
+                "seed": seed,
+                "epochs": picks,
+                "balanced_accuracy": accuracy,
+                "seconds": time.time() - started,
+            }
+        )
+    )
+    log(f"{name}: {accuracy} ({time.time() - started:.0f} s)")
+
+
+def verify_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
+    out = args.work / "verify.json"
+    done = json.loads(out.read_text()) if out.exists() else []
+    seen = {(r["model"], r["key"]) for r in done}
+    records = {r.name: read_record(Path(f"{r}.private")) for r in releases}
+    reference = next(iter(records.values())).perturber.reference
+    probes = read_probes(args.data / "val", reference, limit=args.probes)
+    for meta in sorted((args.work / "models").glob("*.json")):
+        info = json.loads(meta.read_text())
+        for which in ("release_only", "early", "last"):
+            model_path = meta.with_suffix(f".{which}.pt")
+            model = load_suspect(model_path, info["arch"], Intensity())
+            keys = [(name, rec) for name, rec in records.items()]
+            keys += [
+                (f"fresh{i}", replace(next(iter(records.values())), key=secrets.token_bytes(32)))
+                for i in range(args.null_keys)
+            ]
+            for key_name, record in keys:
+                if (model_path.name, key_name) in seen:
+                    continue
+                result = verify_classifier(model, record, probes, str(model_path), args.decoys)
+                test = next(iter(result.tests.values()))
+                group = (
+                    "trained"
+                    if key_name == info["source"]
+                    else "null: clean model"
+                    if info["source"] == "clean"
+                    else "null: fresh key"
+                    if key_name.startswith("fresh")
+                    else "null: other key"
+                )
+                done.append(
+                    {
+                        "model": model_path.name,
+                        "source": info["source"],
+                        "arch": info["arch"],
+                        "seed": info["seed"],
+                        "attacker": which,
+                        "key": key_name,
+                        "group": group,
+                        "p": result.p_value,
+                        "effect": test.effect,
+                        "accuracy": info["balanced_accuracy"][which],
+                    }
+                )
+            out.write_text(json.dumps(done, indent=1))
+            log(f"{model_path.name}: verified against {len(keys)} keys")
+    return done
+
+
+def summarise(rows: list[dict], work: Path) -> None:
+    print("| group | attacker | models x keys | p <= 0.01 | rate (95 % CI) | median effect |")
+    print("|---|---|---|---|---|---|")
+    for group in sorted({r["group"] for r in rows}):
+        for attacker in ("release_only", "early", "last"):
+            chosen = [r for r in rows if r["group"] == group and r["attacker"] == attacker]
+            if not chosen:
+                continue
+            hits = sum(r["p"] <= ALPHA for r in chosen)
+            low, high = clopper_pearson(hits, len(chosen))
+            effect = np.median([r["effect"] for r in chosen])
+            print(
+                f"| {group} | {attacker} | {len(chosen)} | {hits} | {hits / len(chosen):.1%} "
+                f"({low:.1%}-{high:.1%}) | {effect:+.1f} |"
+            )
+    nulls = np.sort([r["p"] for r in rows if r["group"].startswith("null")])
+    if len(nulls):
+        qq_plot(nulls, work / "qq.png")
+        print(
+            f"null pairs: {len(nulls)}, p <= 0.01: {np.mean(nulls <= ALPHA):.2%}, "
+            f"p <= 0.05: {np.mean(nulls <= 0.05):.2%}; QQ plot {work / 'qq.png'}"
+        )
+
+
+def clopper_pearson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact binomial interval (Clopper & Pearson, Biometrika 1934)."""
+    tail = (1 - level) / 2
+    low = beta.ppf(tail, hits, n - hits + 1) if hits > 0 else 0.0
+    high = beta.ppf(1 - tail, hits + 1, n - hits) if hits < n else 1.0
+    return float(low), float(high)
+
+
+def qq_plot(p_values: np.ndarray, path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    expected = (np.arange(1, len(p_values) + 1)) / (len(p_values) + 1)
+    figure, axis = plt.subplots(figsize=(4, 4))
+    axis.plot(expected, p_values, ".", markersize=3)
+    axis.plot([0, 1], [0, 1], "k:", linewidth=1)
+    axis.set_xlabel("uniform quantile")
+    axis.set_ylabel(f"null p-value ({len(p_values)} model x key pairs)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _copy(model: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

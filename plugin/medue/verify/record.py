@@ -1,0 +1,86 @@
+"""What ``medue verify`` reads from the owner's private folder: the key and the keyed pattern.
+
+The key must open the commitment recorded in the private manifest (``medue.keys.commitment``), so
+a third party who is shown the key later can check it is the one committed to in the published
+``release.json`` before the suspect model existed. Only a method whose pattern depends on the key
+can be verified: ``pattern-presence-keyed`` (``medue.methods.presence``). Every other method is
+refused with one line: a suspect's answer to a pattern that is the same for every key (stripes,
+the checkerboard) cannot be tied to this key, and the decoys would answer as strongly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medue.errors import InputError
+from medue.keys import KEY_FILE, matches, read_key_file
+from medue.methods.presence import PresencePerturber, load_presence
+
+MANIFEST = "manifest.json"
+PERTURBER = "generator.json"
+VERIFIABLE = ("pattern-presence-keyed",)
+"""The methods whose pattern victims learn for the key (docs/BENCHMARKS.md, proof of use)."""
+
+
+@dataclass(frozen=True)
+class VerifyRecord:
+    """The key, the keyed pattern and its strength as the release applied it."""
+
+    private: Path
+    key: bytes
+    perturber: PresencePerturber
+    amplitude: float  # native units: the median epsilon of the released images
+    commitment: str  # hex SHA-256 commitment of the key, as published in release.json
+
+    @property
+    def marked_classes(self) -> tuple[str, ...]:
+        return self.perturber.marked
+
+    def mark(self, name: str, shape: tuple[int, int], key: bytes | None = None) -> np.ndarray:
+        """Class ``name``'s unit mark (H, W) in [-1, 1] for ``key`` (default: the owner's)."""
+        return self.perturber.mark(name, shape, key or self.key)
+
+
+def read_record(private: Path, key_file: Path | None = None) -> VerifyRecord:
+    """The verification record of ``private`` (a protect run's ``OUT.private`` folder).
+
+    Raises ``InputError`` naming the file when the folder is not a private record, the key does
+    not open its commitment, or its method cannot be verified."""
+    private = Path(private)
+    if not private.is_dir():
+        raise InputError(private, "is not a folder (give the run's private folder, OUT.private)")
+    manifest = _json(private / MANIFEST)
+    method = manifest.get("settings", {}).get("method")
+    if method not in VERIFIABLE:
+        raise InputError(
+            private, f"was made with {method!r}, whose pattern is the same for every key: a "
+            "suspect's answer to it cannot be tied to this key. Proof of use needs a release "
+            "made with --method pattern-presence-keyed",
+        )  # fmt: skip
+    path = key_file or private / KEY_FILE
+    key = read_key_file(path)
+    commitment = manifest.get("released", {}).get("key_commitment", "")
+    if not matches(key, commitment):
+        raise InputError(path, "is not the key of this private record (its commitment differs)")
+    perturber = load_presence(_json(private / PERTURBER))
+    return VerifyRecord(private, key, perturber, _amplitude(manifest), commitment)
+
+
+def _amplitude(manifest: dict) -> float:
+    values = [
+        float(c["epsilon_native"]) for c in manifest.get("cases", []) if c.get("epsilon_native")
+    ]
+    return float(np.median(values)) if values else 1.0
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "is missing: not a MedUE private folder") from None
+    except (OSError, ValueError) as error:
+        raise InputError(path, f"cannot be read ({type(error).__name__})") from None

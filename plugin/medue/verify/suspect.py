@@ -1,0 +1,176 @@
+"""The suspect model, loaded so that it takes images in their stored units.
+
+Three forms are read (``load_suspect``):
+
+- a TorchScript file (``torch.jit.save``): it takes images in stored units, shaped (N, 1, H, W)
+  or (N, 1, D, H, W), and returns per-voxel class scores (N, C, ...) for segmentation or
+  per-image class scores (N, C) for classification; its own pre-processing is inside it;
+- a state dict (``torch.save(model.state_dict())``) of a named MONAI architecture, built as
+  MedUE's victims are (``medue.evaluate.victim.build_network``: UNet, SegResNet, AttentionUnet;
+  ``medue.networks.classifier``: ResNet-18, DenseNet-121), with the intensity mapping that turns
+  stored units into its inputs (``Intensity``);
+- anything else is refused with one line naming the file.
+
+A suspect is only ever run forward, in evaluation mode, without gradients, on the CPU.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medue.errors import InputError
+
+SEGMENTERS = ("unet", "segresnet", "attentionunet")
+CLASSIFIERS = ("resnet18", "densenet121")
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """Stored units -> network input: ``(value - low) / (high - low)``, clipped to [0, 1] when
+    ``clip``. ``uint8`` is 0..255 -> [0, 1] (what MedUE's victims read for 8-bit images)."""
+
+    low: float = 0.0
+    high: float = 255.0
+    clip: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> Intensity:
+        """``uint8``, ``none`` (as stored) or ``LOW,HIGH`` (e.g. ``-1000,1000`` for CT in HU)."""
+        if text == "uint8":
+            return cls()
+        if text == "none":
+            return cls(0.0, 1.0, clip=False)
+        try:
+            low, high = (float(v) for v in text.split(","))
+        except ValueError:
+            raise InputError(None, f"--intensity {text!r}: give uint8, none or LOW,HIGH") from None
+        if not high > low:
+            raise InputError(None, f"--intensity {text!r}: HIGH must be above LOW")
+        return cls(low, high)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        scaled = (images - self.low) / (self.high - self.low)
+        return scaled.clamp(0.0, 1.0) if self.clip else scaled
+
+
+class _Mapped(torch.nn.Module):
+    def __init__(self, network: torch.nn.Module, intensity: Intensity) -> None:
+        super().__init__()
+        self.network, self.intensity = network, intensity
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(self.intensity(images))
+
+
+def load_suspect(
+    path: Path, arch: str | None = None, intensity: Intensity | None = None
+) -> torch.nn.Module:
+    """The suspect in ``path``, in evaluation mode: a TorchScript model as it is, or a state dict
+    of ``arch`` (one of ``SEGMENTERS`` + ``CLASSIFIERS``, two output classes for a classifier
+    unless the state dict says otherwise) behind ``intensity`` (default ``uint8``).
+
+    Raises ``InputError`` naming the file when it is missing, is neither form, or does not fit
+    ``arch``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "model file does not exist")
+    try:
+        with warnings.catch_warnings():  # torch 2.9 deprecates TorchScript; it still loads
+            warnings.simplefilter("ignore", FutureWarning)
+            model = torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError, zipfile.BadZipFile, OSError):
+        model = None
+    if model is not None:
+        return model.eval()
+    state = _state_dict(path)
+    if arch is None:
+        raise InputError(path, "is a state dict, not a TorchScript model: name its architecture "
+                         f"with --arch ({', '.join(SEGMENTERS + CLASSIFIERS)})")  # fmt: skip
+    network = _build(arch, state, path)
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise InputError(path, f"does not fit --arch {arch}: {first}") from None
+    return _Mapped(network, intensity or Intensity()).eval()
+
+
+def _state_dict(path: Path) -> dict:
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (RuntimeError, ValueError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            path, f"is not a TorchScript model or a PyTorch state dict ({first})"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(path, "is not a TorchScript model or a PyTorch state dict of tensors")
+    return state
+
+
+def _build(arch: str, state: dict, path: Path) -> torch.nn.Module:
+    if arch in SEGMENTERS:
+        from medue.evaluate.victim import build_network  # noqa: PLC0415 - MONAI nets, on demand
+
+        return build_network(arch, _classes(state, 2))
+    if arch in CLASSIFIERS:
+        from medue.networks.classifier import build_classifier  # noqa: PLC0415
+
+        return build_classifier(arch, 2, _classes(state, 2))
+    known = ", ".join(SEGMENTERS + CLASSIFIERS)
+    raise InputError(
+        path, f"--arch {arch!r} is not one MedUE builds ({known}); export it as TorchScript"
+    )
+
+
+def _classes(state: dict, default: int) -> int:
+    """The output classes a state dict was trained with: the rows of its last bias."""
+    biases = [v for k, v in state.items() if k.endswith("bias") and v.ndim == 1]
+    return int(biases[-1].shape[0]) if biases else default
+
+
+@torch.no_grad()
+def scores(
+    model: torch.nn.Module, images: np.ndarray, source: str | Path, batch: int | None = None
+) -> np.ndarray:
+    """The model's class scores for ``images`` (N, H, W) in stored units: (N, C, H, W) for a
+    segmenter, (N, C) for a classifier, float32.
+
+    Raises ``InputError`` naming ``source`` (the model file) when the model refuses the input
+    shape or returns something of neither shape."""
+    batch = batch or max(1, min(256, 2**18 // max(1, int(np.prod(images.shape[1:])))))
+    out = []
+    for start in range(0, len(images), batch):
+        chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + batch], np.float32))
+        try:
+            result = model(chunk[:, None])
+        except Exception as error:  # noqa: BLE001 - a suspect's own code can raise anything
+            first = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            shape = ", ".join(map(str, images.shape[1:]))
+            raise InputError(
+                source, f"does not take images shaped (N, 1, {shape}): {first}"
+            ) from None
+        if isinstance(result, (tuple, list)):
+            result = result[0]
+        if (
+            not isinstance(result, torch.Tensor)
+            or result.ndim not in (2, 4)
+            or result.shape[0] != len(chunk)
+        ):
+            shape = (
+                tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+            )
+            raise InputError(
+                source, f"returned {shape}; expected class scores (N, C) or (N, C, H, W)"
+            )
+        out.append(result.float().numpy())
+    return np.concatenate(out)

@@ -1,0 +1,117 @@
+"""``medue verify PRIVATE MODEL --images CLEAN`` as a data owner runs it, on real files: a keyed
+release made by ``medue protect``, suspects saved as TorchScript files and state dicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medue.keys import read_key_file
+from medue.methods.plaid import plaid
+from tests.test_cli_presence import uint8_dataset
+from tests.test_cli_salm import medue
+
+
+class _Template(torch.nn.Module):
+    """A classifier whose class-1 score is the image's correlation with a template."""
+
+    def __init__(self, template: np.ndarray) -> None:
+        super().__init__()
+        self.template = torch.from_numpy(template).float()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        torch._assert(images.shape[-2:] == self.template.shape, "expects 28 x 28 images")
+        score = (images[:, 0] * self.template).sum(dim=(1, 2)) / 100.0
+        return torch.stack([-score, score], dim=1)
+
+
+def _save(module: torch.nn.Module, path: Path) -> Path:
+    torch.jit.save(torch.jit.script(module), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(private folder, clean probe folder, work folder) of a keyed presence release."""
+    work = tmp_path_factory.mktemp("verify")
+    data = uint8_dataset(work / "data", ("normal", "pneumonia"), per_class=2)
+    made = medue("protect", data, work / "release", "--method", "pattern-presence-keyed",
+                 "--epsilon", "4")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    probes = uint8_dataset(work / "held_out", ("normal", "pneumonia"), per_class=3)
+    return work / "release.private", probes, work
+
+
+def test_a_model_that_learned_the_keys_plaid_is_detected(keyed):
+    private, probes, work = keyed
+    key = read_key_file(private / "key")
+    suspect = _save(_Template(plaid(key, "presence/plaid/0", (28, 28))), work / "trained.pt")
+    made = medue("verify", private, suspect, "--images", probes, "--decoys", "99")
+    assert made.returncode == 0, made.stderr
+    assert "trained.pt: detected" in made.stdout and "p = 0.01 " in made.stdout
+    report = json.loads((private / "verify/trained/verify.json").read_text())
+    assert report["detected"] and report["p_value"] == pytest.approx(0.01)
+    assert report["probes"] == 3  # the held-out folder's reference class only
+    assert report["classes"]["pneumonia"]["effect"] > 3
+    assert report["key_commitment"] == json.loads((work / "release/release.json").read_text())[
+        "key_commitment"]["value"]  # fmt: skip
+    html = (private / "verify/trained/verify.html").read_text()
+    assert "How the test works" in html and "responses_pneumonia.png" in html
+    assert (private / "verify/trained/probe_pneumonia.png").stat().st_size > 0
+
+
+def test_a_model_of_another_key_or_of_nothing_is_not_detected(keyed, tmp_path):
+    private, probes, work = keyed
+    other = _save(_Template(np.zeros((28, 28))), tmp_path / "blind.pt")
+    made = medue("verify", private, other, "--images", probes, "--decoys", "19",
+                 "--out", tmp_path / "report")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "blind.pt: not detected (p = 1 > 0.01)" in made.stdout
+    assert not json.loads((tmp_path / "report/verify.json").read_text())["detected"]
+
+
+def test_a_state_dict_with_its_architecture_runs(keyed, tmp_path):
+    from medue.networks.classifier import build_classifier
+
+    private, probes, _ = keyed
+    torch.manual_seed(0)
+    torch.save(build_classifier("resnet18", 2, 2).state_dict(), tmp_path / "resnet.pt")
+    made = medue("verify", private, tmp_path / "resnet.pt", "--images", probes,
+                 "--arch", "resnet18", "--decoys", "19")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "resnet.pt: " in made.stdout and "detected" in made.stdout
+
+
+CORRUPT = "is not a TorchScript model or a PyTorch state dict"
+WRONG_SHAPE = "does not take images shaped (N, 1, 28, 28)"
+NO_ARCH = "state dict, not a TorchScript model"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_bytes(b"not a model at all"), CORRUPT),
+        (lambda p: _save(_Template(np.zeros((64, 64))), p), WRONG_SHAPE),
+        (lambda p: torch.save(torch.nn.Linear(2, 2).state_dict(), p), NO_ARCH),
+    ],
+)
+def test_a_bad_model_gets_one_line_naming_it(keyed, tmp_path, make, expected):
+    private, probes, _ = keyed
+    model = tmp_path / "suspect.pt"
+    make(model)
+    made = medue("verify", private, model, "--images", probes, "--decoys", "19")
+    assert made.returncode == 2 and "Traceback" not in made.stderr
+    assert made.stderr.strip().splitlines() == [made.stderr.strip()]
+    assert str(model) in made.stderr and expected in made.stderr
+
+
+def test_a_release_whose_pattern_is_the_same_for_every_key_is_refused(tmp_path):
+    data = uint8_dataset(tmp_path / "data", ("a", "b"), per_class=1)
+    assert medue("protect", data, tmp_path / "out", "--epsilon", "2").returncode == 0
+    made = medue("verify", tmp_path / "out.private", tmp_path / "none.pt", "--images", data)
+    assert made.returncode == 2 and "Traceback" not in made.stderr
+    assert "same for every key" in made.stderr and "pattern-presence-keyed" in made.stderr
