@@ -115,3 +115,46 @@ def test_a_release_whose_pattern_is_the_same_for_every_key_is_refused(tmp_path):
     made = medue("verify", tmp_path / "out.private", tmp_path / "none.pt", "--images", data)
     assert made.returncode == 2 and "Traceback" not in made.stderr
     assert "same for every key" in made.stderr and "pattern-presence-keyed" in made.stderr
+
+
+def _answer(model: torch.nn.Module, probes: Path, csv_path: Path, names: tuple[str, str]) -> None:
+    """What the suspect's owner sends back: the model's class scores for every probe file."""
+    import SimpleITK as sitk
+
+    rows = ["image," + ",".join(names)]
+    for line in (probes / "probes.csv").read_text().splitlines()[1:]:
+        image = sitk.GetArrayFromImage(sitk.ReadImage(str(probes / line))).astype(np.float32)
+        scores = model(torch.from_numpy(image.reshape(1, 1, 28, 28)))[0].tolist()
+        rows.append(f"{line},{scores[0]},{scores[1]}")
+    csv_path.write_text("\n".join(rows) + "\n")
+
+
+def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path):
+    private, held_out, _ = keyed
+    made = medue("verify", "probes", private, tmp_path / "probes", "--images", held_out,
+                 "--decoys", "99")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    listed = (tmp_path / "probes/probes.csv").read_text().splitlines()
+    assert listed[0] == "image" and len(listed) == 1 + 3 * (1 + 100)  # clean + key + 99 decoys
+    sheet = private / "verify/probes/probes.json"
+    assert sheet.is_file() and not list(
+        (tmp_path / "probes").glob("*.json")
+    )  # answers stay private
+    key = read_key_file(private / "key")
+    trained = _Template(plaid(key, "presence/plaid/0", (28, 28)))
+    _answer(trained, tmp_path / "probes", tmp_path / "answers.csv", ("normal", "pneumonia"))
+    made = medue("verify", "score", private, tmp_path / "answers.csv", "--out", tmp_path / "r")
+    assert made.returncode == 0, made.stderr
+    assert "answers.csv: detected: " in made.stdout and "(p = 0.01 <= 0.01)" in made.stdout
+    blind = _Template(np.zeros((28, 28)))
+    _answer(blind, tmp_path / "probes", tmp_path / "blind.csv", ("normal", "pneumonia"))
+    made = medue("verify", "score", private, tmp_path / "blind.csv", "--out", tmp_path / "b")
+    assert made.returncode == 0 and "blind.csv: not detected (p = 1 " in made.stdout
+    lines = (tmp_path / "answers.csv").read_text().splitlines()
+    (tmp_path / "short.csv").write_text("\n".join(lines[:-2]) + "\nstray.nii.gz,0,1\n")
+    made = medue("verify", "score", private, tmp_path / "short.csv")
+    assert made.returncode == 2 and "Traceback" not in made.stderr
+    assert (
+        "2 probe files missing" in made.stderr
+        and "1 files that are not probes (e.g. stray.nii.gz)" in made.stderr
+    )

@@ -29,6 +29,7 @@ class ProbeSet:
     images: np.ndarray  # (N, H, W) float64, native units
     encoding: StoredEncoding
     skipped: tuple[str, ...] = ()  # "file: problem", one per image left out
+    sources: tuple[Path, ...] = ()  # the file (or DICOM series folder) of each image
 
     def with_mark(self, mark: np.ndarray, amplitude: float) -> np.ndarray:
         """(N, H, W) native: each image + ``amplitude`` x ``mark`` (H, W), stored and read back."""
@@ -48,7 +49,7 @@ def read_probes(folder: Path, reference: str | None = None, limit: int = 64) -> 
     cases = discover_classified(folder) if looks_classified(folder) else discover_cases(folder)
     if reference is not None and any(c.category == reference for c in cases):
         cases = [c for c in cases if c.category == reference]
-    ids, images, skipped, encoding = [], [], [], None
+    ids, images, skipped, sources, encoding = [], [], [], [], None
     for case in cases:
         if len(ids) == limit:
             break
@@ -68,7 +69,8 @@ def read_probes(folder: Path, reference: str | None = None, limit: int = 64) -> 
             continue
         ids.append(case.image_id)
         images.append(array)
+        sources.append(case.image)
         encoding = encoding or volume.encoding
     if not images:
         raise InputError(folder, "holds no 2D image to use as a probe")
-    return ProbeSet(tuple(ids), np.stack(images), encoding, tuple(skipped))
+    return ProbeSet(tuple(ids), np.stack(images), encoding, tuple(skipped), tuple(sources))

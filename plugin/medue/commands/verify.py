@@ -1,0 +1,153 @@
+"""Test a suspect model for use of a release; p <= 0.01 means detected (false positives <= 1 %).
+
+  medue verify PRIVATE MODEL --images CLEAN      the model file is at hand (white-box)
+  medue verify probes PRIVATE OUT --images CLEAN write probe files for the suspect's owner to run
+  medue verify score PRIVATE PREDICTIONS         score their answers (CSV: image + class scores)
+
+PRIVATE is the protect run's private folder (its key and keyed pattern: a release made with
+``--method pattern-presence-keyed``). MODEL is a TorchScript classifier taking images in their
+stored units, or a state dict with ``--arch`` (and ``--intensity``). CLEAN is a folder of clean
+images the suspect never saw (not released), ideally of the release's reference class (only those
+are used when the folder has them). The suspect's answer to the key's mark is ranked against its
+answers to decoy keys (docs/METHODS.md, "Proof of use"). The report (``verify.json``,
+``verify.html``) goes to PRIVATE/verify/<name>/ or ``--out``. Exit code 0: tested (read the
+decision); 2: a bad input (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medue.commands.progress import PhaseBars
+from medue.errors import InputError
+from medue.verify.blackbox import (
+    DECOYS_BLACK_BOX,
+    PROBES_BLACK_BOX,
+    score_predictions,
+    write_probes,
+)
+from medue.verify.probes import ProbeSet, read_probes
+from medue.verify.record import VerifyRecord, read_record
+from medue.verify.report import decision_line, write_report
+from medue.verify.suspect import CLASSIFIERS, SEGMENTERS, Intensity, load_suspect
+from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
+
+USAGE = """medue verify PRIVATE MODEL --images CLEAN [options]
+       medue verify probes PRIVATE OUT --images CLEAN [options]
+       medue verify score PRIVATE PREDICTIONS [options]"""
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.usage = USAGE
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("words", nargs="+", metavar="ARG", help="as in the usage lines above")
+    parser.add_argument("--images", type=Path, metavar="CLEAN", help="clean images never released")
+    parser.add_argument(
+        "--arch", choices=(*SEGMENTERS, *CLASSIFIERS), help="a state dict's network"
+    )
+    parser.add_argument(
+        "--intensity",
+        default="uint8",
+        help="a state dict's input from stored units: uint8 (x/255), none or LOW,HIGH",
+    )
+    parser.add_argument(
+        "--decoys",
+        type=int,
+        help=f"decoy keys (default {DECOYS_WHITE_BOX} for a model, {DECOYS_BLACK_BOX} for probes)",
+    )
+    parser.add_argument(
+        "--probes",
+        type=int,
+        help=f"probe images used (default 64 for a model, {PROBES_BLACK_BOX} for probe files)",
+    )
+    parser.add_argument("--key-file", type=Path, metavar="PATH", help="default: PRIVATE/key")
+    parser.add_argument("--out", type=Path, help="report folder (default PRIVATE/verify/NAME)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    words = args.words
+    if words[0] in ("probes", "score"):
+        if len(words) != 3:
+            raise InputError(
+                None,
+                f"usage: medue verify {words[0]} PRIVATE "
+                f"{'OUT' if words[0] == 'probes' else 'PREDICTIONS'}",
+            )
+        record = read_record(Path(words[1]), args.key_file)
+        act = _probes if words[0] == "probes" else _score
+        return act(args, record, Path(words[2]))
+    if len(words) != 2:
+        raise InputError(None, "usage: medue verify PRIVATE MODEL --images CLEAN")
+    return _white_box(args, read_record(Path(words[0]), args.key_file), Path(words[1]))
+
+
+def _white_box(args: argparse.Namespace, record: VerifyRecord, model_path: Path) -> int:
+    decoys = _decoys(args, DECOYS_WHITE_BOX)
+    model = load_suspect(model_path, args.arch, Intensity.parse(args.intensity))
+    probes = _probe_set(args, record, 64)
+    bars = PhaseBars(enabled=not args.no_progress)
+    try:
+        result = verify_classifier(
+            model,
+            record,
+            probes,
+            str(model_path),
+            decoys,
+            lambda done, total: bars("verify", done, total),
+        )
+    finally:
+        bars.close()
+    _report(args, result, record, probes, model_path.name, model_path.stem)
+    return 0
+
+
+def _probes(args: argparse.Namespace, record: VerifyRecord, out: Path) -> int:
+    probes = _probe_set(args, record, PROBES_BLACK_BOX)
+    batch = write_probes(record, probes, out, _decoys(args, DECOYS_BLACK_BOX))
+    print(f"wrote {batch.files} probe files into {batch.folder} (listed in probes.csv)")
+    print("give that folder to the suspect's owner; get back a CSV with the column `image` and")
+    print("the model's score for each class as columns named after the classes (or a `label`)")
+    print(f"answer sheet (keep private): {batch.sheet}")
+    return 0
+
+
+def _score(args: argparse.Namespace, record: VerifyRecord, predictions: Path) -> int:
+    result, probes = score_predictions(record, predictions)
+    _report(args, result, record, probes, predictions.name, predictions.stem)
+    return 0
+
+
+def _report(
+    args: argparse.Namespace,
+    result: VerifyResult,
+    record: VerifyRecord,
+    probes: ProbeSet,
+    name: str,
+    stem: str,
+) -> None:
+    folder = args.out or record.private / "verify" / stem
+    json_path, html_path = write_report(result, record, probes, name, folder)
+    print(f"{name}: {decision_line(result)}")
+    print(
+        f"{result.probes} probe images, {next(iter(result.tests.values())).decoys} decoy keys; "
+        f"report: {html_path}"
+    )
+    print(f"numbers: {json_path}")
+
+
+def _probe_set(args: argparse.Namespace, record: VerifyRecord, default: int) -> ProbeSet:
+    if args.images is None:
+        raise InputError(None, "give --images CLEAN: clean images the suspect never saw")
+    probes = read_probes(args.images, record.perturber.reference, limit=args.probes or default)
+    for problem in probes.skipped:
+        print(f"medue: warning: probe left out: {problem}")
+    return probes
+
+
+def _decoys(args: argparse.Namespace, default: int) -> int:
+    decoys = args.decoys or default
+    if decoys < 19:
+        raise InputError(None, "--decoys must be at least 19 (p can then reach 0.05)")
+    return decoys
