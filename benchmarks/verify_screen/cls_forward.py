@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 import os
 import hashlib, hmac, json, sys, glob
 import numpy as np, torch

@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 import sys
 import os
 sys.path.insert(0, os.path.dirname(__file__))

@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 import os
 import sys
 from cls_forward import *

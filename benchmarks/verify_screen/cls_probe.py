@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 """Feasibility: do PneumoniaMNIST victims learn a keyed random sign field key-specifically?"""
 import os
 import hashlib, hmac, json, sys, time

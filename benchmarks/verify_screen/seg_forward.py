@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 """Score DRIVE suspects: paste amp x tile(key) on non-vessel FOV pixels of clean test crops; response = mean d(logit1-logit0)."""
 import os
 import hashlib, hmac, json, sys, glob

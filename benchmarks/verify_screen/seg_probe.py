@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 """Feasibility: do DRIVE patch victims learn a keyed periodic tile key-specifically?"""
 import os
 import hashlib, hmac, json, sys, time

@@ -1,4 +1,3 @@
-# ruff: noqa  (the one-off screening scripts of BENCHMARKS §17, kept as they were run)
 """White-box DRIVE scoring: g = d(mean vessel-minus-background logit over non-vessel FOV)/d(input); s(k) = <g, mark_k>."""
 import os
 import sys, json, glob
