@@ -10,7 +10,6 @@ the checkerboard) cannot be tied to this key, and the decoys would answer as str
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import numpy as np
 
 from medue.errors import InputError
 from medue.keys import KEY_FILE, matches, read_key_file
-from medue.methods.presence import PresencePerturber, load_presence
+from medue.methods.presence import PresencePerturber
+from medue.methods.registry import load_perturber
+from medue.restore.release import read_manifest
 
-MANIFEST = "manifest.json"
 PERTURBER = "generator.json"
 VERIFIABLE = ("pattern-presence-keyed",)
 """The methods whose pattern victims learn for the key (docs/BENCHMARKS.md, proof of use)."""
@@ -53,7 +53,7 @@ def read_record(private: Path, key_file: Path | None = None) -> VerifyRecord:
     private = Path(private)
     if not private.is_dir():
         raise InputError(private, "is not a folder (give the run's private folder, OUT.private)")
-    manifest = _json(private / MANIFEST)
+    manifest = read_manifest(private)
     method = manifest.get("settings", {}).get("method")
     if method not in VERIFIABLE:
         raise InputError(
@@ -66,7 +66,9 @@ def read_record(private: Path, key_file: Path | None = None) -> VerifyRecord:
     commitment = manifest.get("released", {}).get("key_commitment", "")
     if not matches(key, commitment):
         raise InputError(path, "is not the key of this private record (its commitment differs)")
-    perturber = load_presence(_json(private / PERTURBER))
+    perturber = load_perturber(private / PERTURBER)
+    if not isinstance(perturber, PresencePerturber):
+        raise InputError(private / PERTURBER, "is not the keyed class presence pattern")
     return VerifyRecord(private, key, perturber, _amplitude(manifest), commitment)
 
 
@@ -75,12 +77,3 @@ def _amplitude(manifest: dict) -> float:
         float(c["epsilon_native"]) for c in manifest.get("cases", []) if c.get("epsilon_native")
     ]
     return float(np.median(values)) if values else 1.0
-
-
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "is missing: not a MedUE private folder") from None
-    except (OSError, ValueError) as error:
-        raise InputError(path, f"cannot be read ({type(error).__name__})") from None
