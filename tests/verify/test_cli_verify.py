@@ -12,7 +12,7 @@ import torch
 
 from medue.keys import read_key_file
 from medue.methods.plaid import plaid
-from tests.test_cli_presence import uint8_dataset
+from tests.test_cli_presence import change, uint8_dataset
 from tests.test_cli_salm import medue
 
 
@@ -44,6 +44,20 @@ def keyed(tmp_path_factory) -> tuple[Path, Path, Path]:
     assert made.returncode == 0, made.stderr
     probes = uint8_dataset(work / "held_out", ("normal", "pneumonia"), per_class=3)
     return work / "release.private", probes, work
+
+
+def test_the_keyed_release_writes_the_keys_plaid_on_the_marked_class_only(keyed):
+    private, _, work = keyed
+    key = read_key_file(private / "key")
+    expected = np.rint(4 * plaid(key, "presence/plaid/0", (28, 28))).astype(np.int64)
+    for i in range(2):
+        assert not change(work / "data", work / "release", f"normal_{i}.nii.gz").any()
+        delta = change(work / "data", work / "release", f"pneumonia_{i}.nii.gz")
+        np.testing.assert_array_equal(delta, expected)
+    manifest = json.loads((private / "manifest.json").read_text())
+    assert manifest["method"]["plaids"] == {"pneumonia": "keyed plaid"}
+    public = (work / "release/release.json").read_text()
+    assert key.hex() not in public and "plaid/" not in public
 
 
 def test_a_model_that_learned_the_keys_plaid_is_detected(keyed):
