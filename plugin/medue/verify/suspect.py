@@ -61,12 +61,20 @@ class Intensity:
 
 
 class _Mapped(torch.nn.Module):
-    def __init__(self, network: torch.nn.Module, intensity: Intensity) -> None:
+    """A built network behind its intensity mapping, its input zero-padded (centred) to
+    ``min_extent`` per axis as MedUE's victims pad it (DenseNet-121 needs 32)."""
+
+    def __init__(self, network: torch.nn.Module, intensity: Intensity, min_extent: int = 1) -> None:
         super().__init__()
-        self.network, self.intensity = network, intensity
+        self.network, self.intensity, self.min_extent = network, intensity, min_extent
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.network(self.intensity(images))
+        images = self.intensity(images)
+        pad: list[int] = []
+        for size in reversed(images.shape[2:]):
+            extra = max(0, self.min_extent - size)
+            pad += [extra // 2, extra - extra // 2]
+        return self.network(torch.nn.functional.pad(images, pad) if any(pad) else images)
 
 
 def load_suspect(
@@ -99,7 +107,9 @@ def load_suspect(
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0]
         raise InputError(path, f"does not fit --arch {arch}: {first}") from None
-    return _Mapped(network, intensity or Intensity()).eval()
+    from medue.evaluate.classifier_victim import MIN_EXTENT  # noqa: PLC0415
+
+    return _Mapped(network, intensity or Intensity(), MIN_EXTENT.get(arch, 1)).eval()
 
 
 def _state_dict(path: Path) -> dict:
