@@ -29,6 +29,16 @@ class _Template(torch.nn.Module):
         return torch.stack([-score, score], dim=1)
 
 
+def in_process(capsys, *args) -> tuple[int, str, str]:
+    """``medue ARGS`` run in this process (the CLI's own entry point): exit code, stdout, stderr.
+    For the refusals, which end before any heavy work: no interpreter start per case."""
+    from medue.cli import main
+
+    code = main([*map(str, args), "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def _save(module: torch.nn.Module, path: Path) -> Path:
     torch.jit.save(torch.jit.script(module), str(path))
     return path
@@ -113,22 +123,25 @@ NO_ARCH = "state dict, not a TorchScript model"
         (lambda p: torch.save(torch.nn.Linear(2, 2).state_dict(), p), NO_ARCH),
     ],
 )
-def test_a_bad_model_gets_one_line_naming_it(keyed, tmp_path, make, expected):
+def test_a_bad_model_gets_one_line_naming_it(keyed, tmp_path, capsys, make, expected):
     private, probes, _ = keyed
     model = tmp_path / "suspect.pt"
     make(model)
-    made = medue("verify", private, model, "--images", probes, "--decoys", "19")
-    assert made.returncode == 2 and "Traceback" not in made.stderr
-    assert made.stderr.strip().splitlines() == [made.stderr.strip()]
-    assert str(model) in made.stderr and expected in made.stderr
+    code, _, err = in_process(
+        capsys, "verify", private, model, "--images", probes, "--decoys", "19"
+    )
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [err.strip()]
+    assert str(model) in err and expected in err
 
 
-def test_a_release_whose_pattern_is_the_same_for_every_key_is_refused(tmp_path):
+def test_a_release_whose_pattern_is_the_same_for_every_key_is_refused(tmp_path, capsys):
     data = uint8_dataset(tmp_path / "data", ("a", "b"), per_class=1)
-    assert medue("protect", data, tmp_path / "out", "--epsilon", "2").returncode == 0
-    made = medue("verify", tmp_path / "out.private", tmp_path / "none.pt", "--images", data)
-    assert made.returncode == 2 and "Traceback" not in made.stderr
-    assert "same for every key" in made.stderr and "pattern-presence-keyed" in made.stderr
+    assert in_process(capsys, "protect", data, tmp_path / "out", "--epsilon", "2")[0] == 0
+    code, _, err = in_process(capsys, "verify", tmp_path / "out.private", tmp_path / "none.pt",
+                              "--images", data)  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert "same for every key" in err and "pattern-presence-keyed" in err
 
 
 def _answer(model: torch.nn.Module, probes: Path, csv_path: Path, names: tuple[str, str]) -> None:
@@ -143,7 +156,7 @@ def _answer(model: torch.nn.Module, probes: Path, csv_path: Path, names: tuple[s
     csv_path.write_text("\n".join(rows) + "\n")
 
 
-def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path):
+def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path, capsys):
     private, held_out, _ = keyed
     made = medue("verify", "probes", private, tmp_path / "probes", "--images", held_out,
                  "--decoys", "99")  # fmt: skip
@@ -162,13 +175,15 @@ def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path):
     assert "answers.csv: detected: " in made.stdout and "(p = 0.01 <= 0.01)" in made.stdout
     blind = _Template(np.zeros((28, 28)))
     _answer(blind, tmp_path / "probes", tmp_path / "blind.csv", ("normal", "pneumonia"))
-    made = medue("verify", "score", private, tmp_path / "blind.csv", "--out", tmp_path / "b")
-    assert made.returncode == 0 and "blind.csv: not detected (p = 1 " in made.stdout
+    code, out, _ = in_process(
+        capsys, "verify", "score", private, tmp_path / "blind.csv", "--out", tmp_path / "b"
+    )
+    assert code == 0 and "blind.csv: not detected (p = 1 " in out
     lines = (tmp_path / "answers.csv").read_text().splitlines()
     (tmp_path / "short.csv").write_text("\n".join(lines[:-2]) + "\nstray.nii.gz,0,1\n")
-    made = medue("verify", "score", private, tmp_path / "short.csv")
-    assert made.returncode == 2 and "Traceback" not in made.stderr
+    code, _, err = in_process(capsys, "verify", "score", private, tmp_path / "short.csv")
+    assert code == 2 and "Traceback" not in err
     assert (
-        "2 probe files missing" in made.stderr
-        and "1 files that are not probes (e.g. stray.nii.gz)" in made.stderr
+        "2 probe files missing" in err
+        and "1 files that are not probes (e.g. stray.nii.gz)" in err
     )
