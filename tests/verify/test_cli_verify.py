@@ -184,6 +184,5 @@ def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path, 
     code, _, err = in_process(capsys, "verify", "score", private, tmp_path / "short.csv")
     assert code == 2 and "Traceback" not in err
     assert (
-        "2 probe files missing" in err
-        and "1 files that are not probes (e.g. stray.nii.gz)" in err
+        "2 probe files missing" in err and "1 files that are not probes (e.g. stray.nii.gz)" in err
     )
