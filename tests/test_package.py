@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,17 @@ def test_info_and_refused_jobs_answer_without_loading_torch_or_monai(
     )
     result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == f"{0 if command[0] == 'info' else 2} []", result
+
+
+def test_every_package_folder_is_a_package_setup_installs():
+    """find_packages skips a folder without __init__.py: an installed copy would lack it."""
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[1] / "plugin"
+    found = set(find_packages(str(root)))
+    folders = {
+        ".".join(path.parent.relative_to(root).parts)
+        for path in (root / "medue").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert folders <= found, f"no __init__.py in {sorted(folders - found)}"
