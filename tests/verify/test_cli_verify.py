@@ -3,7 +3,9 @@ release made by ``medue protect``, suspects saved as TorchScript files and state
 
 from __future__ import annotations
 
+import hashlib
 import json
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -77,15 +79,20 @@ def test_a_model_that_learned_the_keys_plaid_is_detected(keyed):
     made = medue("verify", private, suspect, "--images", probes, "--decoys", "99")
     assert made.returncode == 0, made.stderr
     assert "trained.pt: detected" in made.stdout and "p = 0.01 " in made.stdout
-    report = json.loads((private / "verify/trained/verify.json").read_text())
+    (folder,) = (private / "verify").glob("trained-*")  # the name, then the file's sha256
+    report = json.loads((folder / "verify.json").read_text())
+    assert report["suspect_sha256"] == hashlib.sha256(suspect.read_bytes()).hexdigest()
+    assert folder.name == f"trained-{report['suspect_sha256'][:8]}"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # the private record stays owner-only
+    assert stat.S_IMODE((folder / "verify.json").stat().st_mode) == 0o600
     assert report["detected"] and report["p_value"] == pytest.approx(0.01)
     assert report["probes"] == 3  # the held-out folder's reference class only
     assert report["classes"]["pneumonia"]["effect"] > 3
     assert report["key_commitment"] == json.loads((work / "release/release.json").read_text())[
         "key_commitment"]["value"]  # fmt: skip
-    html = (private / "verify/trained/verify.html").read_text()
+    html = (folder / "verify.html").read_text()
     assert "How the test works" in html and "responses_pneumonia.png" in html
-    assert (private / "verify/trained/probe_pneumonia.png").stat().st_size > 0
+    assert (folder / "probe_pneumonia.png").stat().st_size > 0
 
 
 def test_a_model_of_another_key_or_of_nothing_is_not_detected(keyed, tmp_path):
@@ -119,6 +126,7 @@ NO_ARCH = "state dict, not a TorchScript model"
     ("make", "expected"),
     [
         (lambda p: p.write_bytes(b"not a model at all"), CORRUPT),
+        (lambda p: p.write_text("hello"), CORRUPT),  # torch's unpickler: KeyError
         (lambda p: _save(_Template(np.zeros((64, 64))), p), WRONG_SHAPE),
         (lambda p: torch.save(torch.nn.Linear(2, 2).state_dict(), p), NO_ARCH),
     ],
@@ -133,6 +141,12 @@ def test_a_bad_model_gets_one_line_naming_it(keyed, tmp_path, capsys, make, expe
     assert code == 2 and "Traceback" not in err
     assert err.strip().splitlines() == [err.strip()]
     assert str(model) in err and expected in err
+
+
+def test_the_release_folder_in_place_of_the_private_one_is_refused_with_the_fix(keyed, capsys):
+    _, probes, work = keyed
+    code, _, err = in_process(capsys, "verify", work / "release", work / "x.pt", "--images", probes)
+    assert code == 2 and "is the published release" in err and "release.private" in err
 
 
 def test_a_release_whose_pattern_is_the_same_for_every_key_is_refused(tmp_path, capsys):

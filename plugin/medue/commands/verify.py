@@ -10,13 +10,16 @@ stored units, or a state dict with ``--arch`` (and ``--intensity``). CLEAN is a 
 images the suspect never saw (not released), ideally of the release's reference class (only those
 are used when the folder has them). The suspect's answer to the key's mark is ranked against its
 answers to decoy keys (docs/METHODS.md, "Proof of use"). The report (``verify.json``,
-``verify.html``) goes to PRIVATE/verify/<name>/ or ``--out``. Exit code 0: tested (read the
+``verify.html``, with the suspect file's sha256) goes to PRIVATE/verify/<name>-<sha256 prefix>/
+or ``--out``. Images reach the model as SimpleITK and DICOM viewers read them: (N, 1, rows,
+columns), the transpose of nibabel's array. Exit code 0: tested (read the
 decision); 2: a bad input (one line).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 from medue.commands.progress import PhaseBars
@@ -33,6 +36,8 @@ from medue.verify.report import decision_line, write_report
 from medue.verify.suspect import CLASSIFIERS, SEGMENTERS, Intensity, load_suspect
 from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
 
+FEW_PROBES = 16
+"""Below this many probe images a warning says the test has little power."""
 USAGE = """medue verify PRIVATE MODEL --images CLEAN [options]
        medue verify probes PRIVATE OUT --images CLEAN [options]
        medue verify score PRIVATE PREDICTIONS [options]"""
@@ -99,7 +104,10 @@ def _white_box(args: argparse.Namespace, record: VerifyRecord, model_path: Path)
         )
     finally:
         bars.close()
-    _report(args, result, record, probes, model_path.name, model_path.stem)
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    _report(
+        args, result, record, probes, model_path.name, f"{model_path.stem}-{digest[:8]}", digest
+    )
     return 0
 
 
@@ -115,7 +123,10 @@ def _probes(args: argparse.Namespace, record: VerifyRecord, out: Path) -> int:
 
 def _score(args: argparse.Namespace, record: VerifyRecord, predictions: Path) -> int:
     result, probes = score_predictions(record, predictions)
-    _report(args, result, record, probes, predictions.name, predictions.stem)
+    digest = hashlib.sha256(predictions.read_bytes()).hexdigest()
+    _report(
+        args, result, record, probes, predictions.name, f"{predictions.stem}-{digest[:8]}", digest
+    )
     return 0
 
 
@@ -126,9 +137,10 @@ def _report(
     probes: ProbeSet,
     name: str,
     stem: str,
+    digest: str,
 ) -> None:
     folder = args.out or record.private / "verify" / stem
-    json_path, html_path = write_report(result, record, probes, name, folder)
+    json_path, html_path = write_report(result, record, probes, name, folder, digest)
     print(f"{name}: {decision_line(result)}")
     print(
         f"{result.probes} probe images, {next(iter(result.tests.values())).decoys} decoy keys; "
@@ -143,6 +155,12 @@ def _probe_set(args: argparse.Namespace, record: VerifyRecord, default: int) -> 
     probes = read_probes(args.images, record.perturber.reference, limit=args.probes or default)
     for problem in probes.skipped:
         print(f"medue: warning: probe left out: {problem}")
+    if len(probes.ids) < FEW_PROBES:
+        print(
+            f"medue: warning: only {len(probes.ids)} probe images of class "
+            f"{record.perturber.reference!r} in {args.images}; with fewer than {FEW_PROBES} the "
+            "test has little power (the p-value stays exact)"
+        )
     return probes
 
 

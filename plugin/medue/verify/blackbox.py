@@ -24,6 +24,7 @@ import numpy as np
 from medue.errors import InputError
 from medue.io import image_extension, read_volume, write_volume
 from medue.io.atomic import atomic_path
+from medue.job.private import restrict
 from medue.verify.decoys import decoy_keys
 from medue.verify.probes import ProbeSet
 from medue.verify.rank import rank_test
@@ -88,6 +89,7 @@ def write_probes(
                "sources": [str(Path(p).resolve()) for p in probes.sources]}  # fmt: skip
     with atomic_path(sheet) as tmp:
         tmp.write_text(json.dumps({**answers, "files": rows}, indent=1))
+    restrict(record.private)
     return ProbeBatch(out, len(rows), sheet)
 
 

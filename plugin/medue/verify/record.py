@@ -53,6 +53,9 @@ def read_record(private: Path, key_file: Path | None = None) -> VerifyRecord:
     private = Path(private)
     if not private.is_dir():
         raise InputError(private, "is not a folder (give the run's private folder, OUT.private)")
+    if (private / "release.json").is_file():
+        hint = f"{private.name}.private, or the folder given to protect --private"
+        raise InputError(private, f"is the published release; give its private folder ({hint})")
     manifest = read_manifest(private)
     method = manifest.get("settings", {}).get("method")
     if method not in VERIFIABLE:

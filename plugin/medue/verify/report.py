@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 from medue.figures import case_figure  # noqa: E402
 from medue.intensity import percentile_window  # noqa: E402
 from medue.io.atomic import atomic_path  # noqa: E402
+from medue.job.private import restrict  # noqa: E402
 from medue.verify.probes import ProbeSet  # noqa: E402
 from medue.verify.record import VerifyRecord  # noqa: E402
 from medue.verify.test import VerifyResult  # noqa: E402
@@ -39,13 +40,19 @@ HOW = (
 
 
 def write_report(
-    result: VerifyResult, record: VerifyRecord, probes: ProbeSet, suspect: str, folder: Path
+    result: VerifyResult,
+    record: VerifyRecord,
+    probes: ProbeSet,
+    suspect: str,
+    folder: Path,
+    suspect_sha256: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``verify.json`` and ``verify.html`` (two PNGs per marked class) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     data = {
         **result.as_dict(),
         "suspect": suspect,
+        "suspect_sha256": suspect_sha256,
         "release_method": record.perturber.method,
         "key_commitment": record.commitment,
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -57,6 +64,7 @@ def write_report(
     html_path = folder / "verify.html"
     with atomic_path(html_path) as tmp:
         tmp.write_text(_page(result, suspect, sections))
+    restrict(record.private)  # the report is part of the owner-only private record
     return json_path, html_path
 
 
