@@ -13,6 +13,10 @@ Usage (``DATA`` holds ``train/``, ``val/`` and ``test/``: ``benchmarks/pneumonia
    three models: the one that attacker keeps (best on its held-out release images), the one the
    attacker who early-stops on clean data keeps (best on ``test/``) and the last. Saved as state
    dicts in ``WORK/models``; finished runs are reused.
+4. ``--only blackbox``: the same through probe files (``medue verify probes``: 16 probes, 99
+   decoys, 1,616 files per key, for the two release keys and ``--black-box-keys`` fresh ones),
+   each release-only model run on the files read from disk, its scores written as a CSV and
+   scored as ``medue verify score`` does. Writes ``WORK/black_box.json``.
 3. Every model against every release's key (the suspect's own key: a trained model; another
    release's key: a null) and against ``--null-keys`` fresh keys per model that no release ever
    used (nulls: the key is independent of the model by construction), with the probes of
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -41,9 +46,17 @@ from scipy.stats import beta
 
 from medue.evaluate.classification import read_class_set
 from medue.evaluate.classifier_victim import train_victim
+from medue.io import read_volume
+from medue.verify.blackbox import (
+    DECOYS_BLACK_BOX,
+    PROBES_BLACK_BOX,
+    SHEET_FOLDER,
+    score_predictions,
+    write_probes,
+)
 from medue.verify.probes import read_probes
 from medue.verify.record import read_record
-from medue.verify.suspect import Intensity, load_suspect
+from medue.verify.suspect import Intensity, load_suspect, scores
 from medue.verify.test import verify_classifier
 
 ALPHA = 0.01
@@ -61,18 +74,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoys", type=int, default=199)
     parser.add_argument("--null-keys", type=int, default=30)
     parser.add_argument("--probes", type=int, default=64)
-    parser.add_argument("--only", choices=["releases", "train", "verify"], help="one step only")
+    parser.add_argument(
+        "--sources", nargs="+", help="train only on these (clean, k0, k1, ...; default all)"
+    )
+    parser.add_argument(
+        "--black-box-keys", type=int, default=4, help="fresh null keys in the black-box step"
+    )
+    parser.add_argument(
+        "--only", choices=["releases", "train", "verify", "blackbox"], help="one step only"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     releases = [make_release(args, i) for i in range(args.keys)]
     if args.only in (None, "train"):
-        for source in ["clean", *(r.name for r in releases)]:
+        for source in args.sources or ["clean", *(r.name for r in releases)]:
             for arch in args.archs:
                 for seed in args.seeds:
                     train_models(args, source, arch, seed)
     if args.only in (None, "verify"):
         rows = verify_all(args, releases)
         summarise(rows, args.work)
+    if args.only in (None, "blackbox"):
+        rows = black_box_all(args, releases)
+        summarise(rows, args.work, "qq_black_box.png")
     return 0
 
 
@@ -160,15 +184,7 @@ def verify_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
                     continue
                 result = verify_classifier(model, record, probes, str(model_path), args.decoys)
                 test = next(iter(result.tests.values()))
-                group = (
-                    "trained"
-                    if key_name == info["source"]
-                    else "null: clean model"
-                    if info["source"] == "clean"
-                    else "null: fresh key"
-                    if key_name.startswith("fresh")
-                    else "null: other key"
-                )
+                group = _group(info["source"], key_name)
                 done.append(
                     {
                         "model": model_path.name,
@@ -188,7 +204,78 @@ def verify_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
     return done
 
 
-def summarise(rows: list[dict], work: Path) -> None:
+def black_box_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
+    """The black-box mode as a suspect's owner would meet it: ``medue verify probes`` files per
+    key (16 probes, 99 decoys), each release-only model run on the files as read from disk, its
+    class scores written to a CSV and scored by ``medue verify score``'s function."""
+    out = args.work / "black_box.json"
+    done = json.loads(out.read_text()) if out.exists() else []
+    seen = {(r["model"], r["key"]) for r in done}
+    records = {r.name: read_record(Path(f"{r}.private")) for r in releases}
+    first = next(iter(records.values()))
+    rng = np.random.default_rng(0)
+    fresh = {f"bfresh{i}": replace(first, key=rng.bytes(32)) for i in range(args.black_box_keys)}
+    probes = read_probes(args.data / "val", first.perturber.reference, limit=PROBES_BLACK_BOX)
+    sheets = {}
+    for name, record in {**records, **fresh}.items():
+        folder = args.work / "probes" / name
+        sheet = record.private / SHEET_FOLDER / f"{name}.json"
+        if not sheet.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            write_probes(record, probes, folder, DECOYS_BLACK_BOX, seed=0)
+        sheets[name] = (record, folder, sheet)
+    for meta in sorted((args.work / "models").glob("*.json")):
+        info = json.loads(meta.read_text())
+        model_path = meta.with_suffix(".release_only.pt")
+        model = load_suspect(model_path, info["arch"], Intensity())
+        for key_name, (record, folder, sheet) in sheets.items():
+            if (model_path.name, key_name) in seen:
+                continue
+            predictions = args.work / "predictions" / f"{meta.stem}.{key_name}.csv"
+            _predict(model, folder, predictions, record.perturber.class_names)
+            result, _ = score_predictions(record, predictions, sheet)
+            done.append(
+                {
+                    "model": model_path.name,
+                    "source": info["source"],
+                    "arch": info["arch"],
+                    "seed": info["seed"],
+                    "attacker": "release_only",
+                    "key": key_name,
+                    "group": _group(info["source"], key_name),
+                    "p": result.p_value,
+                    "effect": next(iter(result.tests.values())).effect,
+                    "queries": len(list(folder.glob("probe_*"))),
+                }
+            )
+        out.write_text(json.dumps(done, indent=1))
+        log(f"{model_path.name}: black-box against {len(sheets)} keys")
+    return done
+
+
+def _predict(model: torch.nn.Module, folder: Path, out: Path, classes: tuple[str, ...]) -> None:
+    """The suspect's owner's side: class scores for every probe file, as read from disk."""
+    files = sorted(folder.glob("probe_*"))
+    images = np.stack([np.asarray(read_volume(f).array, np.float64).squeeze() for f in files])
+    values = scores(model, images, str(folder))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["image," + ",".join(classes)]
+    lines += [
+        f"{f.name}," + ",".join(f"{v:.6g}" for v in row)
+        for f, row in zip(files, values, strict=True)
+    ]
+    out.write_text("\n".join(lines) + "\n")
+
+
+def _group(source: str, key_name: str) -> str:
+    if key_name == source:
+        return "trained"
+    if source == "clean":
+        return "null: clean model"
+    return "null: fresh key" if "fresh" in key_name else "null: other key"
+
+
+def summarise(rows: list[dict], work: Path, figure: str = "qq.png") -> None:
     print("| group | attacker | models x keys | p <= 0.01 | rate (95 % CI) | median effect |")
     print("|---|---|---|---|---|---|")
     for group in sorted({r["group"] for r in rows}):
@@ -205,10 +292,10 @@ def summarise(rows: list[dict], work: Path) -> None:
             )
     nulls = np.sort([r["p"] for r in rows if r["group"].startswith("null")])
     if len(nulls):
-        qq_plot(nulls, work / "qq.png")
+        qq_plot(nulls, work / figure)
         print(
             f"null pairs: {len(nulls)}, p <= 0.01: {np.mean(nulls <= ALPHA):.2%}, "
-            f"p <= 0.05: {np.mean(nulls <= 0.05):.2%}; QQ plot {work / 'qq.png'}"
+            f"p <= 0.05: {np.mean(nulls <= 0.05):.2%}; QQ plot {work / figure}"
         )
 
 

@@ -19,25 +19,23 @@ decision); 2: a bad input (one line).
 from __future__ import annotations
 
 import argparse
-import hashlib
 from pathlib import Path
 
 from medue.commands.progress import PhaseBars
 from medue.errors import InputError
-from medue.verify.blackbox import (
-    DECOYS_BLACK_BOX,
-    PROBES_BLACK_BOX,
-    score_predictions,
-    write_probes,
+from medue.verify.actions import (
+    PROBES_WHITE_BOX,
+    Verdict,
+    check_model,
+    check_predictions,
+    make_probes,
 )
-from medue.verify.probes import ProbeSet, read_probes
+from medue.verify.blackbox import DECOYS_BLACK_BOX, PROBES_BLACK_BOX
 from medue.verify.record import VerifyRecord, read_record
-from medue.verify.report import decision_line, write_report
-from medue.verify.suspect import CLASSIFIERS, SEGMENTERS, Intensity, load_suspect
-from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
+from medue.verify.report import decision_line
+from medue.verify.suspect import CLASSIFIERS, SEGMENTERS, Intensity
+from medue.verify.test import DECOYS_WHITE_BOX
 
-FEW_PROBES = 16
-"""Below this many probe images a warning says the test has little power."""
 USAGE = """medue verify PRIVATE MODEL --images CLEAN [options]
        medue verify probes PRIVATE OUT --images CLEAN [options]
        medue verify score PRIVATE PREDICTIONS [options]"""
@@ -64,7 +62,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--probes",
         type=int,
-        help=f"probe images used (default 64 for a model, {PROBES_BLACK_BOX} for probe files)",
+        help=f"probe images used (default {PROBES_WHITE_BOX} for a model, "
+        f"{PROBES_BLACK_BOX} for probe files)",
     )
     parser.add_argument("--key-file", type=Path, metavar="PATH", help="default: PRIVATE/key")
     parser.add_argument("--out", type=Path, help="report folder (default PRIVATE/verify/NAME)")
@@ -89,31 +88,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _white_box(args: argparse.Namespace, record: VerifyRecord, model_path: Path) -> int:
-    decoys = _decoys(args, DECOYS_WHITE_BOX)
-    model = load_suspect(model_path, args.arch, Intensity.parse(args.intensity))
-    probes = _probe_set(args, record, 64)
+    _need_images(args)
     bars = PhaseBars(enabled=not args.no_progress)
     try:
-        result = verify_classifier(
-            model,
+        verdict = check_model(
             record,
-            probes,
-            str(model_path),
-            decoys,
-            lambda done, total: bars("verify", done, total),
+            model_path,
+            args.images,
+            arch=args.arch,
+            intensity=Intensity.parse(args.intensity),
+            decoys=args.decoys,
+            probes=args.probes,
+            out=args.out,
+            progress=lambda done, total: bars("verify", done, total),
         )
     finally:
         bars.close()
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    _report(
-        args, result, record, probes, model_path.name, f"{model_path.stem}-{digest[:8]}", digest
-    )
+    _show(verdict)
     return 0
 
 
 def _probes(args: argparse.Namespace, record: VerifyRecord, out: Path) -> int:
-    probes = _probe_set(args, record, PROBES_BLACK_BOX)
-    batch = write_probes(record, probes, out, _decoys(args, DECOYS_BLACK_BOX))
+    _need_images(args)
+    batch, warnings = make_probes(record, args.images, out, decoys=args.decoys, probes=args.probes)
+    _warn(warnings)
     print(f"wrote {batch.files} probe files into {batch.folder} (listed in probes.csv)")
     print("give that folder to the suspect's owner; get back a CSV with the column `image` and")
     print("the model's score for each class as columns named after the classes (or a `label`)")
@@ -122,50 +120,26 @@ def _probes(args: argparse.Namespace, record: VerifyRecord, out: Path) -> int:
 
 
 def _score(args: argparse.Namespace, record: VerifyRecord, predictions: Path) -> int:
-    result, probes = score_predictions(record, predictions)
-    digest = hashlib.sha256(predictions.read_bytes()).hexdigest()
-    _report(
-        args, result, record, probes, predictions.name, f"{predictions.stem}-{digest[:8]}", digest
-    )
+    _show(check_predictions(record, predictions, args.out))
     return 0
 
 
-def _report(
-    args: argparse.Namespace,
-    result: VerifyResult,
-    record: VerifyRecord,
-    probes: ProbeSet,
-    name: str,
-    stem: str,
-    digest: str,
-) -> None:
-    folder = args.out or record.private / "verify" / stem
-    json_path, html_path = write_report(result, record, probes, name, folder, digest)
-    print(f"{name}: {decision_line(result)}")
-    print(
-        f"{result.probes} probe images, {next(iter(result.tests.values())).decoys} decoy keys; "
-        f"report: {html_path}"
-    )
-    print(f"numbers: {json_path}")
-
-
-def _probe_set(args: argparse.Namespace, record: VerifyRecord, default: int) -> ProbeSet:
+def _need_images(args: argparse.Namespace) -> None:
     if args.images is None:
         raise InputError(None, "give --images CLEAN: clean images the suspect never saw")
-    probes = read_probes(args.images, record.perturber.reference, limit=args.probes or default)
-    for problem in probes.skipped:
-        print(f"medue: warning: probe left out: {problem}")
-    if len(probes.ids) < FEW_PROBES:
-        print(
-            f"medue: warning: only {len(probes.ids)} probe images of class "
-            f"{record.perturber.reference!r} in {args.images}; with fewer than {FEW_PROBES} the "
-            "test has little power (the p-value stays exact)"
-        )
-    return probes
 
 
-def _decoys(args: argparse.Namespace, default: int) -> int:
-    decoys = args.decoys or default
-    if decoys < 19:
-        raise InputError(None, "--decoys must be at least 19 (p can then reach 0.05)")
-    return decoys
+def _warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        print(f"medue: warning: {warning}")
+
+
+def _show(verdict: Verdict) -> None:
+    _warn(verdict.warnings)
+    result = verdict.result
+    print(f"{verdict.suspect}: {decision_line(result)}")
+    print(
+        f"{result.probes} probe images, {next(iter(result.tests.values())).decoys} decoy keys; "
+        f"report: {verdict.html_path}"
+    )
+    print(f"numbers: {verdict.json_path}")

@@ -9,6 +9,7 @@ at the release's strength in native units and rounded and clipped to what the fi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +38,12 @@ class ProbeSet:
         return np.asarray(self.encoding.to_native(stored), dtype=np.float64)
 
 
-def read_probes(folder: Path, reference: str | None = None, limit: int = 64) -> ProbeSet:
+def read_probes(
+    folder: Path, reference: str | None = None, limit: int = 64, exclude: Collection[Path] = ()
+) -> ProbeSet:
     """Up to ``limit`` 2D images of ``folder`` (a classification dataset: only its ``reference``
-    class when it has that class; else any image folder), all of the first image's shape.
+    class when it has that class; else any image folder), all of the first image's shape, leaving
+    out the files in ``exclude`` (e.g. those a release was made from).
 
     Raises ``InputError`` when the folder holds no usable 2D image; an image that is 3D, of
     another shape or unreadable is left out and named in ``skipped``."""
@@ -47,6 +51,8 @@ def read_probes(folder: Path, reference: str | None = None, limit: int = 64) -> 
     if not folder.is_dir():
         raise InputError(folder, "is not a folder of clean probe images")
     cases = discover_classified(folder) if looks_classified(folder) else discover_cases(folder)
+    left_out = {Path(p).resolve() for p in exclude}
+    cases = [c for c in cases if Path(c.image).resolve() not in left_out]
     if reference is not None and any(c.category == reference for c in cases):
         cases = [c for c in cases if c.category == reference]
     ids, images, skipped, sources, encoding = [], [], [], [], None

@@ -1,0 +1,143 @@
+"""The three proof-of-use actions as a data owner runs them, from ``medue verify`` or the server.
+
+- ``check_model``: a suspect model file at hand (white-box) -> a report in the private folder;
+- ``make_probes``: probe files for the suspect's owner to run (black-box, first half);
+- ``check_predictions``: the suspect's answers on those files -> a report (black-box, second half).
+
+Each returns what a caller shows a person (the result, the report's paths, warnings as lines);
+every bad input is an ``InputError`` naming the file, raised before any report is written. The
+report folder is ``PRIVATE/verify/<suspect file's stem>-<first 8 hex of its sha256>`` unless a
+folder is given, so two suspects of one name never overwrite each other's evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from medue.errors import InputError
+from medue.verify.blackbox import (
+    DECOYS_BLACK_BOX,
+    PROBES_BLACK_BOX,
+    ProbeBatch,
+    score_predictions,
+    write_probes,
+)
+from medue.verify.probes import ProbeSet, read_probes
+from medue.verify.record import VerifyRecord
+from medue.verify.report import write_report
+from medue.verify.suspect import Intensity, load_suspect
+from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
+
+PROBES_WHITE_BOX = 64
+FEW_PROBES = 16
+"""Below this many probe images a warning says the test has little power."""
+MIN_DECOYS = 19
+"""With fewer decoys p cannot reach 0.05."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A finished test: the result, where its report is, and what the owner should be told."""
+
+    result: VerifyResult
+    suspect: str  # the file's name
+    sha256: str  # of the suspect's file (model or predictions)
+    json_path: Path
+    html_path: Path
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """The result's numbers with the suspect's name, hash and warnings (JSON-ready)."""
+        return {
+            **self.result.as_dict(),
+            "suspect": self.suspect,
+            "suspect_sha256": self.sha256,
+            "warnings": list(self.warnings),
+        }
+
+
+def check_model(
+    record: VerifyRecord,
+    model_path: Path,
+    images: Path,
+    *,
+    arch: str | None = None,
+    intensity: Intensity | None = None,
+    decoys: int | None = None,
+    probes: int | None = None,
+    out: Path | None = None,
+    exclude: Collection[Path] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> Verdict:
+    """White-box: the suspect in ``model_path`` (``medue.verify.suspect``) against the key and
+    ``decoys`` decoys (default 199) on up to ``probes`` (default 64) clean images of ``images``
+    (``exclude``: files not to use, e.g. the released ones)."""
+    decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
+    model = load_suspect(model_path, arch, intensity or Intensity())
+    probe_set, warnings = probe_images(record, images, probes or PROBES_WHITE_BOX, exclude)
+    result = verify_classifier(model, record, probe_set, str(model_path), decoys, progress)
+    return _reported(record, result, probe_set, Path(model_path), out, warnings)
+
+
+def make_probes(
+    record: VerifyRecord,
+    images: Path,
+    out: Path,
+    *,
+    decoys: int | None = None,
+    probes: int | None = None,
+    exclude: Collection[Path] = (),
+) -> tuple[ProbeBatch, tuple[str, ...]]:
+    """Black-box, first half: probe files of ``images`` (default 16 probes, 99 decoys) into
+    ``out`` (``medue.verify.blackbox.write_probes``); also the warnings for the owner."""
+    decoys = checked_decoys(decoys, DECOYS_BLACK_BOX)
+    probe_set, warnings = probe_images(record, images, probes or PROBES_BLACK_BOX, exclude)
+    return write_probes(record, probe_set, out, decoys), warnings
+
+
+def check_predictions(record: VerifyRecord, predictions: Path, out: Path | None = None) -> Verdict:
+    """Black-box, second half: the suspect's answers in ``predictions`` (CSV) scored against the
+    newest probe files' answer sheet."""
+    result, probe_set = score_predictions(record, predictions)
+    return _reported(record, result, probe_set, Path(predictions), out, ())
+
+
+def probe_images(
+    record: VerifyRecord, images: Path, limit: int, exclude: Collection[Path] = ()
+) -> tuple[ProbeSet, tuple[str, ...]]:
+    """The probe set of ``images`` for ``record`` (its reference class when the folder has one),
+    with a warning per image left out and one when fewer than 16 remain."""
+    probes = read_probes(images, record.perturber.reference, limit, exclude)
+    warnings = [f"probe left out: {problem}" for problem in probes.skipped]
+    if len(probes.ids) < FEW_PROBES:
+        warnings.append(
+            f"only {len(probes.ids)} probe images of class {record.perturber.reference!r} in "
+            f"{images}; with fewer than {FEW_PROBES} the test has little power (the p-value "
+            "stays exact)"
+        )
+    return probes, tuple(warnings)
+
+
+def checked_decoys(decoys: int | None, default: int) -> int:
+    """``decoys`` or the default; raises ``InputError`` below 19 (p could not reach 0.05)."""
+    decoys = decoys or default
+    if decoys < MIN_DECOYS:
+        raise InputError(None, f"decoys must be at least {MIN_DECOYS} (p can then reach 0.05)")
+    return decoys
+
+
+def _reported(
+    record: VerifyRecord,
+    result: VerifyResult,
+    probes: ProbeSet,
+    suspect: Path,
+    out: Path | None,
+    warnings: tuple[str, ...],
+) -> Verdict:
+    digest = hashlib.sha256(suspect.read_bytes()).hexdigest()
+    folder = out or record.private / "verify" / f"{suspect.stem}-{digest[:8]}"
+    json_path, html_path = write_report(result, record, probes, suspect.name, folder, digest)
+    return Verdict(result, suspect.name, digest, json_path, html_path, warnings)
