@@ -87,30 +87,35 @@ def _absolute(source: str) -> str:
 
 
 def summarise(cases: list[dict]) -> dict:
-    """Counts and the range of PSNR, SSIM (and of eps/sigma, ROI PSNR where every case has them)."""
+    """Counts and the range of PSNR, SSIM (and of eps/sigma, ROI PSNR where every case has them).
+
+    PSNR figures are over the images the method changed: a classification release leaves its
+    reference class as it is (PSNR infinite), counted as ``unchanged`` instead."""
     if not cases:
         return {"protected": 0}
-    psnr = [c["metrics"]["psnr_db"] for c in cases]
+    changed = [c for c in cases if np.isfinite(c["metrics"]["psnr_db"])]
     ssim = [c["metrics"]["ssim"] for c in cases]
     seen = {
-        f"{key}_{how.__name__}": float(how([c["metrics"][key] for c in cases]))
-        for key, how in (
-            ("epsilon_over_sigma", max),
-            ("psnr_roi_db", min),
-            ("psnr_peak_db", min),
-            ("psnr_peak_db", np.mean),
+        f"{key}_{how.__name__}": float(how([c["metrics"][key] for c in pool]))
+        for key, how, pool in (
+            ("epsilon_over_sigma", max, cases),
+            ("psnr_roi_db", min, changed),
+            ("psnr_peak_db", min, changed),
+            ("psnr_peak_db", np.mean, changed),
         )
-        if all(key in c["metrics"] for c in cases)
+        if pool and all(key in c["metrics"] for c in pool)
     }
     kept = sum(bool(c.get("kept")) for c in cases)
     if all("jnd" in c["metrics"] for c in cases):  # the most visible case, as a reader sees it
         seen |= {f"jnd_{z}_max": max(c["metrics"]["jnd"][z] for c in cases) for z in ("1x", "4x")}
+    psnr = [c["metrics"]["psnr_db"] for c in changed]
     return seen | {
         "protected": len(cases),
+        "unchanged": len(cases) - len(changed),
         "kept_from_earlier_run": kept,  # a resumed job: copies a killed run had written
         "written_now": len(cases) - kept,
-        "psnr_db_mean": float(np.mean(psnr)),
-        "psnr_db_min": float(np.min(psnr)),
+        "psnr_db_mean": float(np.mean(psnr)) if psnr else None,
+        "psnr_db_min": float(np.min(psnr)) if psnr else None,
         "ssim_mean": float(np.nanmean(ssim)),
         "ssim_min": float(np.nanmin(ssim)),
     }

@@ -9,6 +9,13 @@
 - ``GET  /protect/jobs/{id}/report``    the manifest (``?format=json``) or the HTML report
 - ``GET  /protect/jobs/{id}/figures/{name}``  the report's figures
 - ``GET  /protect/result?image=ID[&export=NAME]``  a protected copy (a DICOM series as a zip)
+- ``POST /protect/verify``              was a suspect trained on a release? (multipart form:
+  ``model`` a TorchScript file or state dict [+ ``arch``, ``intensity``], or ``predictions``
+  the suspect's answers on probe files, a CSV or a zip of one; optional ``export``, ``images``,
+  ``decoys``, ``probes``) -> the decision, p and the report's links
+- ``POST /protect/verify/probes``       probe files for a suspect's owner, as a zip (form fields
+  ``export``, ``images``, ``decoys``, ``probes``)
+- ``GET  /protect/verify/reports/{export}/{report}/{file}``  a verification report and figures
 
 Every refusal is one JSON ``{"detail": message}`` with a 4xx status. When MONAI Label's auth is
 on, every endpoint needs its admin role (MONAI Label's own ``RBAC`` dependency).
@@ -21,8 +28,9 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from monailabel.config import settings
 from monailabel.endpoints.user.auth import RBAC
@@ -30,8 +38,9 @@ from monailabel.endpoints.user.auth import RBAC
 from medue.budget import PRESETS
 from medue.methods import CLASSIFICATION_METHODS, DEFAULT_METHOD, METHODS
 from medue.methods.names import DEFAULT_CLASSIFICATION_METHOD
-from medue.server.protect_request import RequestError
+from medue.server.protect_request import RequestError, plain_name
 from medue.server.service import ProtectService
+from medue.server.verification import VerifyService
 
 router = APIRouter(
     prefix="/protect",
@@ -125,6 +134,84 @@ def result(background: BackgroundTasks, image: str | None = None, export: str | 
         return FileResponse(archive, filename=f"{image}.zip", media_type="application/zip")
 
     return answer(work)
+
+
+@router.post("/verify")
+def verify(
+    background: BackgroundTasks,
+    model: Annotated[UploadFile | None, File()] = None,
+    predictions: Annotated[UploadFile | None, File()] = None,
+    export: Annotated[str | None, Form()] = None,
+    arch: Annotated[str | None, Form()] = None,
+    intensity: Annotated[str, Form()] = "uint8",
+    images: Annotated[str | None, Form()] = None,
+    decoys: Annotated[str | None, Form()] = None,
+    probes: Annotated[str | None, Form()] = None,
+):
+    def work():
+        if (model is None) == (predictions is None):
+            raise RequestError("upload either model (the suspect's file) or predictions (its "
+                               "answers on the probe files)")  # fmt: skip
+        verifier = VerifyService(service())
+        scratch = _scratch(background)
+        if model is not None:
+            upload = _save(model, scratch, "suspect.pt")
+            counts = _count("decoys", decoys), _count("probes", probes)
+            return verifier.check_model(upload, export, arch, intensity, images, *counts)
+        return verifier.score(_save(predictions, scratch, "predictions.csv"), export)
+
+    return answer(work)
+
+
+@router.post("/verify/probes")
+def verify_probes(
+    background: BackgroundTasks,
+    export: Annotated[str | None, Form()] = None,
+    images: Annotated[str | None, Form()] = None,
+    decoys: Annotated[str | None, Form()] = None,
+    probes: Annotated[str | None, Form()] = None,
+):
+    def work():
+        archive = VerifyService(service()).probes(_scratch(background), export, images,
+                                                  _count("decoys", decoys),
+                                                  _count("probes", probes))  # fmt: skip
+        return FileResponse(archive, filename=archive.name, media_type="application/zip")
+
+    return answer(work)
+
+
+@router.get("/verify/reports/{export}/{report}/{name}")
+def verify_report(export: str, report: str, name: str):
+    return answer(lambda: FileResponse(VerifyService(service()).report(export, report, name)))
+
+
+def _scratch(background: BackgroundTasks) -> Path:
+    """A private scratch folder, removed once the response is sent."""
+    scratch = Path(tempfile.mkdtemp(prefix="medue-verify-"))
+    background.add_task(shutil.rmtree, scratch, True)
+    return scratch
+
+
+def _save(upload: UploadFile, folder: Path, fallback: str) -> Path:
+    """The uploaded file in ``folder`` under the client's plain file name (else ``fallback``)."""
+    name = Path(upload.filename or "").name
+    try:
+        name = plain_name(name, "file name")
+    except RequestError:
+        name = fallback
+    path = folder / name
+    with path.open("wb") as handle:
+        shutil.copyfileobj(upload.file, handle)
+    return path
+
+
+def _count(name: str, text: str | None) -> int | None:
+    if text in (None, ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise RequestError(f"{name} must be a whole number, got {text!r}") from None
 
 
 def _not_json(name: str) -> None:

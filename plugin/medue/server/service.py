@@ -154,13 +154,13 @@ class ProtectService:
     def result(self, image: str, export: str | None) -> Path:
         """The protected copy of ``image`` in the release ``export`` (default: the newest)."""
         plain_name(image, "image")
-        release, private = self._release(export)
+        release, private = self.release_folders(export)
         for case in read_json(private / "manifest.json").get("cases", []):
             if case["image_id"] == image and Path(case["output"]).exists():
                 return Path(case["output"])
         raise RequestError(f"no protected copy of {image!r} in release {release.name!r}", 404)
 
-    def _release(self, export: str | None) -> tuple[Path, Path]:
+    def release_folders(self, export: str | None) -> tuple[Path, Path]:
         """The release folder and its private folder (``export``'s, default the newest)."""
         if export is not None:
             folder = self.export / plain_name(export, "export")

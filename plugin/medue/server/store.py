@@ -23,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medue.io.atomic import atomic_path
 from medue.job.outputs import rank_files
@@ -85,27 +87,30 @@ class Job:
         return "queued"
 
     def view(self) -> dict:
-        """What ``GET /protect/jobs/{id}`` answers: state, phase, progress, ETA, images."""
+        """What ``GET /protect/jobs/{id}`` answers: state, phase, progress, ETA, images.
+        Strict JSON (RFC 8259): an unchanged image's infinite PSNR is given as null."""
         status, images = self.status, self.images()  # reads the release's record once
-        return {
-            "id": self.id,
-            "state": self.state,
-            "cancel_requested": self.cancel_requested,
-            "phase": status.get("phase", "starting" if self.worker_alive else "waiting"),
-            "done": status.get("done", sum(image["status"] == "done" for image in images)),
-            "total": status.get("total", len(images)),  # images until the worker counts steps
-            "eta_seconds": status.get("eta_seconds"),
-            "created": self.record["created"],
-            "updated": status.get("updated"),
-            "export": self.record["request"]["export"],
-            "request": self.record["request"],
-            "restarts": max(0, self.starts - 1),
-            "error": status.get("error"),
-            "stored": status.get("stored", []),
-            "failed": status.get("failed", []),
-            "metrics": status.get("summary") or _summary(images),
-            "images": images,
-        }
+        return json_safe(
+            {
+                "id": self.id,
+                "state": self.state,
+                "cancel_requested": self.cancel_requested,
+                "phase": status.get("phase", "starting" if self.worker_alive else "waiting"),
+                "done": status.get("done", sum(image["status"] == "done" for image in images)),
+                "total": status.get("total", len(images)),  # images until the worker counts steps
+                "eta_seconds": status.get("eta_seconds"),
+                "created": self.record["created"],
+                "updated": status.get("updated"),
+                "export": self.record["request"]["export"],
+                "request": self.record["request"],
+                "restarts": max(0, self.starts - 1),
+                "error": status.get("error"),
+                "stored": status.get("stored", []),
+                "failed": status.get("failed", []),
+                "metrics": status.get("summary") or _summary(images),
+                "images": images,
+            }
+        )
 
     def images(self) -> list[dict]:
         """Per image: ``done`` (with its metrics), ``failed`` (with the problem) or ``pending``."""
@@ -251,3 +256,14 @@ def _summary(images: list[dict]) -> dict:
         "psnr_db_min": min(i["psnr_db"] for i in done),
         "max_abs_change": max(i["max_abs_change"] for i in done),
     }
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -1,0 +1,168 @@
+"""Proof of use on the server: ``medue verify``'s three actions against a release made here.
+
+The release is one of this server's exports (by name; default the newest finished one). Its
+private record (key, keyed pattern) stays in the job store and never leaves the server: the
+client uploads a suspect model or the suspect's answers and gets the decision and a report link
+back; probe files go out as a zip, their answer sheet stays in the private record. Probe images
+are clean images never released: by default the studies' images that the release left out
+(a job over a subset of the studies), or any folder on the server given as ``images``.
+
+The work is ``medue.verify.actions``; this module only maps a request's names to paths and an
+``InputError`` to a ``RequestError`` (400: the client's file; 409: nothing to test with).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from medue.class_datasets import discover_classified, looks_classified
+from medue.datasets import discover_cases
+from medue.errors import InputError
+from medue.server.protect_request import RequestError, plain_name
+from medue.server.service import ProtectService
+from medue.server.store import read_json
+from medue.verify.actions import Verdict, check_model, check_predictions, make_probes
+from medue.verify.record import VerifyRecord, read_record
+from medue.verify.suspect import Intensity
+
+REPORT_FILES = ("verify.html", "verify.json")
+T = TypeVar("T")
+
+
+class VerifyService:
+    """Verification against the releases of one ``ProtectService``."""
+
+    def __init__(self, protect: ProtectService) -> None:
+        self.protect = protect
+
+    def check_model(
+        self,
+        upload: Path,
+        export: str | None = None,
+        arch: str | None = None,
+        intensity: str = "uint8",
+        images: str | None = None,
+        decoys: int | None = None,
+        probes: int | None = None,
+    ) -> dict:
+        """White-box: the uploaded model file (named as the client named it) -> the verdict."""
+        release, record = self._record(export)
+        folder, exclude = self._probe_folder(record, images)
+        verdict = _client_errors(
+            lambda: check_model(
+                record,
+                upload,
+                folder,
+                arch=arch,
+                intensity=Intensity.parse(intensity),
+                decoys=decoys,
+                probes=probes,
+                exclude=exclude,
+            )
+        )
+        return self._answer(release, verdict)
+
+    def probes(
+        self,
+        scratch: Path,
+        export: str | None = None,
+        images: str | None = None,
+        decoys: int | None = None,
+        probes: int | None = None,
+    ) -> Path:
+        """Black-box, first half: the probe files zipped in ``scratch`` (the caller removes it)."""
+        release, record = self._record(export)
+        folder, exclude = self._probe_folder(record, images)
+        out = scratch / f"probes-{release}"
+        batch, _ = _client_errors(
+            lambda: make_probes(record, folder, out, decoys=decoys, probes=probes, exclude=exclude)
+        )
+        return Path(shutil.make_archive(str(out), "zip", batch.folder))
+
+    def score(self, upload: Path, export: str | None = None) -> dict:
+        """Black-box, second half: the suspect's answers (a CSV, or a zip holding one CSV)."""
+        release, record = self._record(export)
+        csv = _client_errors(lambda: _predictions_csv(upload))
+        return self._answer(release, _client_errors(lambda: check_predictions(record, csv)))
+
+    def report(self, export: str, report: str, name: str) -> Path:
+        """A file of a verification report: verify.html, verify.json or one of its figures."""
+        _, private = self.protect.release_folders(export)
+        name = plain_name(name, "report file")
+        path = private / "verify" / plain_name(report, "report") / name
+        if not (name in REPORT_FILES or name.endswith(".png")) or not path.is_file():
+            raise RequestError(f"no report file {name!r} in {report!r} of {export!r}", 404)
+        return path
+
+    def _record(self, export: str | None) -> tuple[str, VerifyRecord]:
+        release, private = self.protect.release_folders(export)
+        try:
+            return release.name, read_record(private)
+        except InputError as error:  # e.g. a release whose method cannot be verified
+            message = str(error).replace(str(private), f"release {release.name!r}")
+            raise RequestError(message, status=409) from None
+
+    def _probe_folder(self, record: VerifyRecord, images: str | None) -> tuple[Path, set[Path]]:
+        """The folder of probe images and the files to leave out of it (the released ones)."""
+        if images:
+            folder = Path(images)
+            if not folder.is_dir():
+                raise RequestError(f"images: {images} is not a folder on this server")
+            return folder, set()
+        if self.protect.source.remote:
+            raise RequestError("give images: a folder on this server of clean images never "
+                               "released (the studies are in a PACS)", status=409)  # fmt: skip
+        root = self.protect.source.root
+        released = read_json(record.private / "manifest.json").get("cases", [])
+        exclude = {Path(c["source"]).resolve() for c in released}
+        cases = discover_classified(root) if looks_classified(root) else discover_cases(root)
+        if all(Path(c.image).resolve() in exclude for c in cases):
+            raise RequestError(
+                f"every image of the studies is in release {record.private.name!r}: give images, "
+                "a folder on this server of clean images never released",
+                status=409,
+            )
+        return root, exclude
+
+    def _answer(self, release: str, verdict: Verdict) -> dict:
+        report = verdict.html_path.parent.name
+        link = f"/protect/verify/reports/{release}/{report}"
+        return {
+            **verdict.as_dict(),
+            "release": release,
+            "report": f"{link}/verify.html",
+            "report_json": f"{link}/verify.json",
+        }
+
+
+def _client_errors(work: Callable[[], T]) -> T:
+    """Run ``work``; an ``InputError`` (the client's file or numbers) becomes a 400."""
+    try:
+        return work()
+    except InputError as error:
+        raise RequestError(_without_paths(str(error))) from None
+
+
+def _without_paths(message: str) -> str:
+    """The server's scratch paths mean nothing to the client: name the uploaded file only."""
+    scratch = tempfile.gettempdir()
+    words = [Path(w).name if w.startswith(scratch) else w for w in message.split(" ")]
+    return " ".join(words)
+
+
+def _predictions_csv(upload: Path) -> Path:
+    """``upload`` itself, or the one CSV inside it when it is a zip archive."""
+    if not zipfile.is_zipfile(upload):
+        return upload
+    with zipfile.ZipFile(upload) as archive:
+        names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+        if len(names) != 1:
+            raise InputError(upload, f"holds {len(names)} CSV files; the answers must be one CSV")
+        target = upload.parent / Path(names[0]).name
+        target.write_bytes(archive.read(names[0]))
+    return target
