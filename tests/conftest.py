@@ -99,3 +99,15 @@ def orthanc(tmp_path_factory) -> Iterator[Orthanc]:
             yield server
         return
     pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real server with a keyed classification release (``tests/keyed_server.py``)."""
+    from tests.keyed_server import start_keyed_server  # noqa: PLC0415 - imports torch
+    from tests.server.running import stop_workers  # noqa: PLC0415
+
+    running = start_keyed_server(tmp_path_factory.mktemp("keyed_server"))
+    yield running
+    running.stop()
+    stop_workers(running.export)

@@ -3,9 +3,11 @@
 The panel talks to a MedUE server (``medue serve``): preview a method on the current volume (the
 protected volume beside the original at one clinical window, the change as a colour overlay, a
 flicker between the two, PSNR / SSIM / max change), protect the server's dataset as a job
-(progress, ETA, cancel), and export the protected copies. All logic is in ``MedUEProtectLib``
-(plain Python, tested against a real server); this file only binds it to Slicer's widgets and
-scene. Long work never blocks the UI: server jobs and slow calls are polled from ``qt.QTimer``.
+(progress, ETA, cancel), export the protected copies, and verify a suspect model against a
+release (the server's p-value against decoy keys, and its report). All logic is in
+``MedUEProtectLib`` (plain Python, tested against a real server); this file only binds it to
+Slicer's widgets and scene. Long work never blocks the UI: server jobs and slow calls are
+polled from ``qt.QTimer``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from MedUEProtectLib import (
     MedUEError,
     PreviewSettings,
     display,
+    download_report,
     panel,
     roi,
+    verify_model,
 )
 from MedUEProtectLib.nifti import read_nifti
 from MedUEProtectLib.preview import describe, looks_like_ct, unit_name
@@ -75,6 +79,7 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         self.logic = MedUEProtectLogic()
         self.client, self.info, self.imageIds = None, None, []
         self.pending, self.monitor, self.export, self.nodes = None, None, None, {}
+        self.verdict = None
         self.flicker = display.Flicker()
         self.callTimer = self._timer(CALL_MS, self.onCallTick)
         self.pollTimer = self._timer(POLL_MS, self.onPollTick)
@@ -83,7 +88,8 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
                            ("loadImageButton", self.onLoadImage), ("refreshButton", self.onRefresh),
                            ("previewButton", self.onPreview), ("toggleButton", self.onToggle),
                            ("protectButton", self.onProtect), ("cancelButton", self.onCancel),
-                           ("exportButton", self.onExport)):  # fmt: skip
+                           ("exportButton", self.onExport), ("verifyButton", self.onVerify),
+                           ("verifyReportButton", self.onVerifyReport)):  # fmt: skip
             getattr(self.ui, name).connect("clicked(bool)", slot)
         self.ui.flickerCheckBox.connect("toggled(bool)", self.onFlicker)
         self.ui.overlayCheckBox.connect("toggled(bool)", self.onOverlay)
@@ -91,6 +97,7 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         self.ui.presetCombo.connect("currentIndexChanged(int)", self.onPreset)
         self.ui.inputVolumeSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onVolume)
         self.ui.roiSourceCombo.addItems(list(panel.ROI_SOURCES))
+        self.ui.verifyArchCombo.addItems(list(panel.VERIFY_NETWORKS))
         self.ui.serverUrlEdit.text = qt.QSettings().value(SETTINGS_URL, "http://127.0.0.1:8000")
         self.ui.loginWidget.visible = False
         self.ui.exportFolderEdit.filters = ctk.ctkPathLineEdit.Dirs
@@ -181,8 +188,9 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
             self.ui.imageList.addItem(row)
         if images:
             self.ui.imageList.setCurrentRow(0)
-        self.ui.releaseCombo.clear()
-        self.ui.releaseCombo.addItems(releases)
+        for combo in (self.ui.releaseCombo, self.ui.verifyReleaseCombo):
+            combo.clear()
+            combo.addItems(releases)
         self._enable()
 
     def _enable(self) -> None:
@@ -190,7 +198,7 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         state = panel.PanelState(
             connected, connected and not self.info.protect_refused, len(self.imageIds),
             self.ui.releaseCombo.count, self.pending is not None, self.monitor is not None,
-            bool(self.nodes),
+            bool(self.nodes), self.verdict is not None,
         )  # fmt: skip
         for name, enabled in state.enabled().items():
             getattr(self.ui, name).enabled = enabled
@@ -386,6 +394,34 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         self._background(BackgroundCall(task.step), then, self.ui.exportStatusLabel, text)
 
 
+    # -- proof of use ----------------------------------------------------------------------
+    def onVerify(self, checked: bool = False) -> None:
+        release = self.ui.verifyReleaseCombo.currentText or None
+        arch = panel.network(self.ui.verifyArchCombo.currentText)
+        call = BackgroundCall(verify_model, self.client, self.ui.verifyModelEdit.currentPath,
+                              release, arch)  # fmt: skip
+        self.verdict = None
+        text = "Verifying on the server (a few minutes for a large network)…"
+        self._background(call, self._verified, self.ui.verifyStatusLabel, text)
+        self._enable()
+
+    def _verified(self, outcome) -> None:
+        self.verdict = outcome
+        self.ui.verifyStatusLabel.text = outcome.summary()
+        self._enable()
+
+    def onVerifyReport(self, checked: bool = False) -> None:
+        folder = tempfile.mkdtemp(prefix="medue-verify-")
+        call = BackgroundCall(download_report, self.client, self.verdict, folder)
+        self._background(call, self._reportHere, self.ui.verifyStatusLabel, "Fetching the report…")
+        self._enable()
+
+    def _reportHere(self, page) -> None:
+        self.ui.verifyStatusLabel.text = f"{self.verdict.summary()}\nReport: {page}"
+        self.logic.openInBrowser(page)
+        self._enable()
+
+
 class MedUEProtectLogic(ScriptedLoadableModuleLogic):
     """What touches the scene: loading, geometry, windows, the overlay and the slice views."""
 
@@ -491,6 +527,9 @@ class MedUEProtectLogic(ScriptedLoadableModuleLogic):
 
     def loadExported(self, path) -> None:
         slicer.util.loadVolume(str(path))
+
+    def openInBrowser(self, path) -> None:
+        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(path)))
 
 
 class MedUEProtectTest(ScriptedLoadableModuleTest):

@@ -306,6 +306,8 @@ def install() -> types.ModuleType:
     settings: dict = {}
     qt = types.ModuleType("qt")
     qt.QTimer = FakeTimer
+    qt.QUrl = types.SimpleNamespace(fromLocalFile=lambda path: f"file://{path}")
+    qt.QDesktopServices = types.SimpleNamespace(openUrl=lambda url: CALLS.append(("open", url)))
     qt.QSettings = lambda: types.SimpleNamespace(
         value=lambda key, default=None: settings.get(key, default),
         setValue=settings.__setitem__)  # fmt: skip

@@ -14,21 +14,9 @@ import torch
 
 from medue.keys import read_key_file
 from medue.methods.plaid import plaid
+from tests.keyed_server import Template
 from tests.test_cli_presence import change, uint8_dataset
 from tests.test_cli_salm import medue
-
-
-class _Template(torch.nn.Module):
-    """A classifier whose class-1 score is the image's correlation with a template."""
-
-    def __init__(self, template: np.ndarray) -> None:
-        super().__init__()
-        self.template = torch.from_numpy(template).float()
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        torch._assert(images.shape[-2:] == self.template.shape, "expects 28 x 28 images")
-        score = (images[:, 0] * self.template).sum(dim=(1, 2)) / 100.0
-        return torch.stack([-score, score], dim=1)
 
 
 def in_process(capsys, *args) -> tuple[int, str, str]:
@@ -75,7 +63,7 @@ def test_the_keyed_release_writes_the_keys_plaid_on_the_marked_class_only(keyed)
 def test_a_model_that_learned_the_keys_plaid_is_detected(keyed):
     private, probes, work = keyed
     key = read_key_file(private / "key")
-    suspect = _save(_Template(plaid(key, "presence/plaid/0", (28, 28))), work / "trained.pt")
+    suspect = _save(Template(plaid(key, "presence/plaid/0", (28, 28))), work / "trained.pt")
     made = medue("verify", private, suspect, "--images", probes, "--decoys", "99")
     assert made.returncode == 0, made.stderr
     assert "trained.pt: detected" in made.stdout and "p = 0.01 " in made.stdout
@@ -97,7 +85,7 @@ def test_a_model_that_learned_the_keys_plaid_is_detected(keyed):
 
 def test_a_model_of_another_key_or_of_nothing_is_not_detected(keyed, tmp_path):
     private, probes, work = keyed
-    other = _save(_Template(np.zeros((28, 28))), tmp_path / "blind.pt")
+    other = _save(Template(np.zeros((28, 28))), tmp_path / "blind.pt")
     made = medue("verify", private, other, "--images", probes, "--decoys", "19",
                  "--out", tmp_path / "report")  # fmt: skip
     assert made.returncode == 0, made.stderr
@@ -127,7 +115,7 @@ NO_ARCH = "state dict, not a TorchScript model"
     [
         (lambda p: p.write_bytes(b"not a model at all"), CORRUPT),
         (lambda p: p.write_text("hello"), CORRUPT),  # torch's unpickler: KeyError
-        (lambda p: _save(_Template(np.zeros((64, 64))), p), WRONG_SHAPE),
+        (lambda p: _save(Template(np.zeros((64, 64))), p), WRONG_SHAPE),
         (lambda p: torch.save(torch.nn.Linear(2, 2).state_dict(), p), NO_ARCH),
     ],
 )
@@ -182,12 +170,12 @@ def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path, 
         (tmp_path / "probes").glob("*.json")
     )  # answers stay private
     key = read_key_file(private / "key")
-    trained = _Template(plaid(key, "presence/plaid/0", (28, 28)))
+    trained = Template(plaid(key, "presence/plaid/0", (28, 28)))
     _answer(trained, tmp_path / "probes", tmp_path / "answers.csv", ("normal", "pneumonia"))
     made = medue("verify", "score", private, tmp_path / "answers.csv", "--out", tmp_path / "r")
     assert made.returncode == 0, made.stderr
     assert "answers.csv: detected: " in made.stdout and "(p = 0.01 <= 0.01)" in made.stdout
-    blind = _Template(np.zeros((28, 28)))
+    blind = Template(np.zeros((28, 28)))
     _answer(blind, tmp_path / "probes", tmp_path / "blind.csv", ("normal", "pneumonia"))
     code, out, _ = in_process(
         capsys, "verify", "score", private, tmp_path / "blind.csv", "--out", tmp_path / "b"

@@ -1,6 +1,7 @@
 """MedUE Protect's logic, as plain Python (3.9; the standard library, numpy and requests only):
 the client of a MedUE server, protect jobs and exports, previews and what is shown of them,
-and the mapping of Slicer's ROIs to voxel boxes. Nothing here imports Slicer or Qt."""
+the mapping of Slicer's ROIs to voxel boxes, and proof of use (a suspect model verified on the
+server). Nothing here imports Slicer or Qt."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from MedUEProtectLib.errors import (
 )
 from MedUEProtectLib.jobs import ExportTask, JobMonitor, JobRequest, JobStatus, Progress
 from MedUEProtectLib.preview import PreviewResult, PreviewSettings
+from MedUEProtectLib.verify import VerifyOutcome, download_report, verify_model
 
 __version__ = "0.1.0"
 __all__ = [
@@ -42,4 +44,7 @@ __all__ = [
     "ServerDown",
     "ServerFailed",
     "ServerInfo",
+    "VerifyOutcome",
+    "download_report",
+    "verify_model",
 ]

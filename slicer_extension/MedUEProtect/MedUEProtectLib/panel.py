@@ -11,6 +11,9 @@ ROI_SOURCES = ("The dataset's labels (on the server)", "A segment", "A markups R
 LABELS, SEGMENT, ROI_BOX = 0, 1, 2
 CUSTOM = "Custom ε (native units)"
 DEFAULT_PRESET = "balanced"
+TORCHSCRIPT = "TorchScript (the file says)"
+VERIFY_NETWORKS = (TORCHSCRIPT, "resnet18", "densenet121")
+"""What a suspect file is: TorchScript, or a state dict of one of the server's classifiers."""
 
 
 @dataclass
@@ -24,6 +27,7 @@ class PanelState:
     busy: bool = False  # a preview, a download or an export step is running
     job_running: bool = False
     previewed: bool = False  # a preview is in the scene
+    verified: bool = False  # a verdict is shown (its report can be opened)
 
     def enabled(self) -> dict[str, bool]:
         """Widget name -> enabled."""
@@ -37,7 +41,14 @@ class PanelState:
             "flickerCheckBox": self.previewed,
             "overlayCheckBox": self.previewed,
             "toggleButton": self.previewed,
+            "verifyButton": self.can_protect and self.releases > 0 and not self.busy,
+            "verifyReportButton": self.verified and not self.busy,
         }
+
+
+def network(choice: str) -> str | None:
+    """The ``arch`` to send for the network combo's ``choice`` (None: a TorchScript file)."""
+    return None if choice == TORCHSCRIPT else choice
 
 
 def roi_rows(source: int) -> dict[str, bool]:
