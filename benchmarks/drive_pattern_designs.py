@@ -19,7 +19,10 @@ originals' labels (numpy here, not the product: a design that wins would then be
   constant;
 - ``faint``: checkerboard with amplitude inversely proportional to the vessel contrast (more on
   the faint vessels a content-reading network keeps getting wrong), scaled to 50.0 dB;
-- ``edges``: checkerboard twice as strong on the vessels' edge voxels as inside, at 50.0 dB.
+- ``edges``: checkerboard twice as strong on the vessels' edge voxels as inside, at 50.0 dB;
+- ``flipband``: checkerboard +-2 on the vessels and the opposite phase on a one-voxel band
+  around them: the vessel's edge becomes a phase break, which a 3x3 filter sees wherever the
+  attacker's crop starts (an absolute phase is random under random crops and flips).
 
 Each is trained on by the patch victim (UNet, seed 2 by default; ``--seeds``), scored as in
 ``real_frontier.py``; results go to ``WORK/designs.jsonl``.
@@ -100,6 +103,12 @@ def edges(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
     return weighted(np.where(edge, 2.0, 1.0).reshape(vessels.shape), vessels)
 
 
+def flipband(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
+    plane = vessels.reshape(vessels.shape[-2:])
+    band = ndimage.binary_dilation(plane) & ~plane
+    return (2 * checker(vessels.shape, 1) * (plane.astype(float) - band)).reshape(vessels.shape)
+
+
 def wave3(image: np.ndarray, vessels: np.ndarray) -> np.ndarray:
     y, x = np.indices(image.shape[-2:])
     return np.array([4.0, -2.0, -2.0])[(x + y) % 3] * vessels
@@ -115,6 +124,7 @@ DESIGNS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "holes": holes,
     "faint": faint,
     "edges": edges,
+    "flipband": flipband,
 }
 
 

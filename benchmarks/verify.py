@@ -220,7 +220,7 @@ def black_box_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
     for name, record in {**records, **fresh}.items():
         folder = args.work / "probes" / name
         sheet = record.private / SHEET_FOLDER / f"{name}.json"
-        if not sheet.exists():
+        if not (sheet.exists() and (folder / "probes.csv").exists()):
             shutil.rmtree(folder, ignore_errors=True)
             write_probes(record, probes, folder, DECOYS_BLACK_BOX, seed=0)
         sheets[name] = (record, folder, sheet)
