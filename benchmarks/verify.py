@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--null-keys", type=int, default=30)
     parser.add_argument("--probes", type=int, default=64)
     parser.add_argument(
-        "--sources", nargs="+", help="train only on these (clean, k0, k1, ...; default all)"
+        "--sources",
+        nargs="+",
+        help="train only on these (clean, k0, k1, ..., or k0@25: 25 %% of k0, clean originals "
+        "for the rest; default clean and every release)",
     )
     parser.add_argument(
         "--black-box-keys", type=int, default=4, help="fresh null keys in the black-box step"
@@ -125,12 +128,12 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
     meta = args.work / "models" / f"{name}.json"
     if meta.exists():
         return
-    folder = args.data / "train" if source == "clean" else args.work / "releases" / source
-    train, test = read_class_set(folder), read_class_set(args.data / "test")
+    test = read_class_set(args.data / "test")
+    train = _training_set(args, source)
     snapshots: dict[int, dict] = {}
     started = time.time()
     run = train_victim(
-        train.samples,
+        train,
         test.samples,
         arch,
         seed,
@@ -160,6 +163,22 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
         )
     )
     log(f"{name}: {accuracy} ({time.time() - started:.0f} s)")
+
+
+def _training_set(args: argparse.Namespace, source: str) -> list:
+    """The samples of ``source``: ``clean``, a release ``k<i>``, or ``k<i>@<percent>``: that share
+    of the release's images (a fixed random choice), the clean originals of the rest."""
+    clean = read_class_set(args.data / "train")
+    if source == "clean":
+        return clean.samples
+    release, _, percent = source.partition("@")
+    marked = read_class_set(args.work / "releases" / release)
+    if marked.ids != clean.ids:
+        raise SystemExit(f"{release} does not hold the clean training images one for one")
+    if not percent:
+        return marked.samples
+    chosen = np.random.default_rng(0).random(len(clean.ids)) < int(percent) / 100
+    return [m if c else o for m, o, c in zip(marked.samples, clean.samples, chosen, strict=True)]
 
 
 def verify_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
@@ -268,8 +287,9 @@ def _predict(model: torch.nn.Module, folder: Path, out: Path, classes: tuple[str
 
 
 def _group(source: str, key_name: str) -> str:
-    if key_name == source:
-        return "trained"
+    release, _, percent = source.partition("@")
+    if key_name == release:
+        return f"trained on {percent} % of the release" if percent else "trained"
     if source == "clean":
         return "null: clean model"
     return "null: fresh key" if "fresh" in key_name else "null: other key"
