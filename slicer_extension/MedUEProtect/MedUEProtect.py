@@ -393,7 +393,6 @@ class MedUEProtectWidget(ScriptedLoadableModuleWidget):
         then = lambda path: self._exportNext(path, to_scene)  # noqa: E731
         self._background(BackgroundCall(task.step), then, self.ui.exportStatusLabel, text)
 
-
     # -- proof of use ----------------------------------------------------------------------
     def onVerify(self, checked: bool = False) -> None:
         release = self.ui.verifyReleaseCombo.currentText or None
