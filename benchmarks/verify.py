@@ -311,12 +311,19 @@ def summarise(rows: list[dict], work: Path, figure: str = "qq.png") -> None:
                 f"({low:.1%}-{high:.1%}) | {effect:+.1f} |"
             )
     nulls = np.sort([r["p"] for r in rows if r["group"].startswith("null")])
+    # one key per fresh draw: the pairs are independent; "other key" pairs share one key pair
+    independent = ("null: fresh key", "null: clean model")
+    drawn = np.sort([r["p"] for r in rows if r["group"] in independent])
     if len(nulls):
-        qq_plot(nulls, work / figure)
-        print(
-            f"null pairs: {len(nulls)}, p <= 0.01: {np.mean(nulls <= ALPHA):.2%}, "
-            f"p <= 0.05: {np.mean(nulls <= 0.05):.2%}; QQ plot {work / figure}"
-        )
+        qq_plot({"every null pair": nulls, "independent keys": drawn}, work / figure)
+        for name, values in (("null pairs", nulls), ("independent-key null pairs", drawn)):
+            hits = int(np.sum(values <= ALPHA))
+            low, high = clopper_pearson(hits, len(values))
+            print(
+                f"{name}: {len(values)}, p <= 0.01: {hits} ({hits / len(values):.2%}, 95 % CI "
+                f"{low:.2%}-{high:.2%}), p <= 0.05: {np.mean(values <= 0.05):.2%}"
+            )
+        print(f"QQ plot {work / figure}")
 
 
 def clopper_pearson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -327,18 +334,20 @@ def clopper_pearson(hits: int, n: int, level: float = 0.95) -> tuple[float, floa
     return float(low), float(high)
 
 
-def qq_plot(p_values: np.ndarray, path: Path) -> None:
+def qq_plot(series: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    expected = (np.arange(1, len(p_values) + 1)) / (len(p_values) + 1)
     figure, axis = plt.subplots(figsize=(4, 4))
-    axis.plot(expected, p_values, ".", markersize=3)
+    for name, p_values in series.items():
+        expected = (np.arange(1, len(p_values) + 1)) / (len(p_values) + 1)
+        axis.plot(expected, p_values, ".", markersize=3, label=f"{name} ({len(p_values)})")
     axis.plot([0, 1], [0, 1], "k:", linewidth=1)
     axis.set_xlabel("uniform quantile")
-    axis.set_ylabel(f"null p-value ({len(p_values)} model x key pairs)")
+    axis.set_ylabel("null p-value (model x key pairs)")
+    axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
