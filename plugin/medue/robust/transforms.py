@@ -240,8 +240,9 @@ def _with_symmetric_border(
     """``fn`` (a kornia filter reaching ``radius`` pixels) per slice, with scipy's borders.
 
     Kornia's border modes are torch's, whose 'reflect' skips the edge pixel (``d c b | a b c d``)
-    and cannot pad wider than the image; scipy's 'reflect' repeats it. So the slices are padded
-    by ``symmetric_pad`` first and only the pixels kornia computed from that padding are kept.
+    and, before kornia 0.9.2, could not pad wider than the image; scipy's 'reflect' repeats it.
+    So the slices are padded by ``symmetric_pad`` first and only the pixels kornia computed from
+    that padding are kept.
     Measured against scipy in tests/robust/test_library_equivalence.py.
     """
     slices = _as_slices(x)
