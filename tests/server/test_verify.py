@@ -41,7 +41,10 @@ def test_an_uploaded_model_that_learned_the_key_is_detected_with_a_report(keyed_
     ("content", "expected"),
     [
         (b"not a model at all", "suspect.pt: is not a TorchScript model or a PyTorch state dict"),
-        (lambda: scripted(Template(np.zeros((64, 64)))), "does not take images shaped"),
+        (
+            lambda: scripted(Template(np.zeros((64, 64)))),
+            "28, 28): RuntimeError: AssertionError: expects 28 x 28 images",  # the cause, last
+        ),
     ],
 )
 def test_a_bad_model_upload_gets_one_line(keyed_server, content, expected):
@@ -55,6 +58,10 @@ def test_a_bad_model_upload_gets_one_line(keyed_server, content, expected):
 
 def test_a_request_with_no_upload_or_a_bad_number_is_refused(keyed_server):
     assert "upload either model" in keyed_server.post("/protect/verify").json()["detail"]
+    answer = keyed_server.post("/protect/verify/probes", data={"probes": "0"})
+    assert answer.status_code == 400 and "probes must be at least 1" in answer.json()["detail"]
+    answer = keyed_server.post("/protect/verify/probes", data={"decoys": "0"})
+    assert answer.status_code == 400 and "at least 19" in answer.json()["detail"]
     answer = keyed_server.post("/protect/verify/probes", data={"decoys": "many"})
     assert answer.status_code == 400 and "decoys must be a whole number" in answer.json()["detail"]
     answer = keyed_server.post("/protect/verify/probes", data={"decoys": "5"})
@@ -74,8 +81,10 @@ def test_black_box_probes_as_a_zip_then_answers_as_an_archive(keyed_server, tmp_
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as handle:
         handle.write(tmp_path / "answers.csv", "answers.csv")
+    again = keyed_server.post("/protect/verify/probes", data={"decoys": "19"})  # a second batch
+    assert again.status_code == 200, again.text
     upload = {"predictions": ("answers.zip", archive.getvalue())}
-    scored = keyed_server.post("/protect/verify", files=upload)
+    scored = keyed_server.post("/protect/verify", files=upload)  # still scored as the first
     assert scored.status_code == 200, scored.text
     assert scored.json()["detected"] and scored.json()["p_value"] == pytest.approx(0.01)
     lines = (tmp_path / "answers.csv").read_text().splitlines()
@@ -83,8 +92,8 @@ def test_black_box_probes_as_a_zip_then_answers_as_an_archive(keyed_server, tmp_
     refused = keyed_server.post("/protect/verify", files={"predictions": ("short.csv", short)})
     assert refused.status_code == 400
     detail = refused.json()["detail"]
-    assert detail.startswith("short.csv: does not match the probes") and "\n" not in detail
-    assert "2 probe files missing" in detail and "1 files that are not probes" in detail
+    assert detail.startswith("short.csv: does not match probe batch ") and "\n" not in detail
+    assert "2 probe files missing" in detail and "1 other file (e.g. stray.nii.gz)" in detail
 
 
 def _strict(text: str) -> dict:

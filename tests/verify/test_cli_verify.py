@@ -165,10 +165,10 @@ def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path, 
     assert made.returncode == 0, made.stderr
     listed = (tmp_path / "probes/probes.csv").read_text().splitlines()
     assert listed[0] == "image" and len(listed) == 1 + 3 * (1 + 100)  # clean + key + 99 decoys
-    sheet = private / "verify/probes/probes.json"
-    assert sheet.is_file() and not list(
-        (tmp_path / "probes").glob("*.json")
-    )  # answers stay private
+    (sheet,) = (private / "verify/probes").glob("*.json")  # named by the batch's random id
+    assert listed[1].startswith(f"probe_{sheet.stem}_")
+    assert not list((tmp_path / "probes").glob("*.json"))  # answers stay private
+    assert "`normal`, `pneumonia`" in (tmp_path / "probes/README.txt").read_text()
     key = read_key_file(private / "key")
     trained = Template(plaid(key, "presence/plaid/0", (28, 28)))
     _answer(trained, tmp_path / "probes", tmp_path / "answers.csv", ("normal", "pneumonia"))
@@ -185,6 +185,5 @@ def test_black_box_probes_then_scores_detect_the_trained_model(keyed, tmp_path, 
     (tmp_path / "short.csv").write_text("\n".join(lines[:-2]) + "\nstray.nii.gz,0,1\n")
     code, _, err = in_process(capsys, "verify", "score", private, tmp_path / "short.csv")
     assert code == 2 and "Traceback" not in err
-    assert (
-        "2 probe files missing" in err and "1 files that are not probes (e.g. stray.nii.gz)" in err
-    )
+    assert f"does not match probe batch {sheet.stem} (303 files)" in err
+    assert "2 probe files missing" in err and "1 other file (e.g. stray.nii.gz)" in err

@@ -105,7 +105,8 @@ class VerifyService:
             return release.name, read_record(private)
         except InputError as error:  # e.g. a release whose method cannot be verified
             message = str(error).replace(str(private), f"release {release.name!r}")
-            raise RequestError(message, status=409) from None
+            hint = "" if export else "; name a keyed release in the form field export"
+            raise RequestError(message + hint, status=409) from None
 
     def _probe_folder(self, record: VerifyRecord, images: str | None) -> tuple[Path, set[Path]]:
         """The folder of probe images and the files to leave out of it (the released ones)."""
@@ -161,7 +162,10 @@ def _predictions_csv(upload: Path) -> Path:
         return upload
     with zipfile.ZipFile(upload) as archive:
         names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-        if len(names) != 1:
+        if not names:
+            raise InputError(upload, "is not a CSV of answers (a zip archive with no CSV in "
+                             "it); a model goes in the field model")  # fmt: skip
+        if len(names) > 1:
             raise InputError(upload, f"holds {len(names)} CSV files; the answers must be one CSV")
         target = upload.parent / Path(names[0]).name
         target.write_bytes(archive.read(names[0]))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medue.errors import InputError
+from medue.restore.release import read_manifest
 from medue.verify.blackbox import (
     DECOYS_BLACK_BOX,
     PROBES_BLACK_BOX,
@@ -77,7 +78,8 @@ def check_model(
     (``exclude``: files not to use, e.g. the released ones)."""
     decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
     model = load_suspect(model_path, arch, intensity or Intensity())
-    probe_set, warnings = probe_images(record, images, probes or PROBES_WHITE_BOX, exclude)
+    limit = PROBES_WHITE_BOX if probes is None else probes
+    probe_set, warnings = probe_images(record, images, limit, exclude)
     result = verify_classifier(model, record, probe_set, str(model_path), decoys, progress)
     return _reported(record, result, probe_set, Path(model_path), out, warnings)
 
@@ -94,7 +96,8 @@ def make_probes(
     """Black-box, first half: probe files of ``images`` (default 16 probes, 99 decoys) into
     ``out`` (``medue.verify.blackbox.write_probes``); also the warnings for the owner."""
     decoys = checked_decoys(decoys, DECOYS_BLACK_BOX)
-    probe_set, warnings = probe_images(record, images, probes or PROBES_BLACK_BOX, exclude)
+    limit = PROBES_BLACK_BOX if probes is None else probes
+    probe_set, warnings = probe_images(record, images, limit, exclude)
     return write_probes(record, probe_set, out, decoys), warnings
 
 
@@ -109,21 +112,25 @@ def probe_images(
     record: VerifyRecord, images: Path, limit: int, exclude: Collection[Path] = ()
 ) -> tuple[ProbeSet, tuple[str, ...]]:
     """The probe set of ``images`` for ``record`` (its reference class when the folder has one),
-    with a warning per image left out and one when fewer than 16 remain."""
-    probes = read_probes(images, record.perturber.reference, limit, exclude)
+    with a warning per image left out and one when fewer than 16 remain. The images the release
+    was made from are always left out (the suspect may have trained on them)."""
+    if limit < 1:
+        raise InputError(None, f"probes must be at least 1, got {limit}")
+    released = {Path(c["source"]) for c in read_manifest(record.private).get("cases", [])}
+    probes = read_probes(images, record.perturber.reference, limit, {*exclude, *released})
     warnings = [f"probe left out: {problem}" for problem in probes.skipped]
     if len(probes.ids) < FEW_PROBES:
         warnings.append(
-            f"only {len(probes.ids)} probe images of class {record.perturber.reference!r} in "
-            f"{images}; with fewer than {FEW_PROBES} the test has little power (the p-value "
-            "stays exact)"
+            f"the test uses {len(probes.ids)} probe images of class "
+            f"{record.perturber.reference!r}; with fewer than {FEW_PROBES} it has little power "
+            "(the p-value stays exact)"
         )
     return probes, tuple(warnings)
 
 
 def checked_decoys(decoys: int | None, default: int) -> int:
     """``decoys`` or the default; raises ``InputError`` below 19 (p could not reach 0.05)."""
-    decoys = decoys or default
+    decoys = default if decoys is None else decoys
     if decoys < MIN_DECOYS:
         raise InputError(None, f"decoys must be at least {MIN_DECOYS} (p can then reach 0.05)")
     return decoys

@@ -2,8 +2,11 @@
 
 ``write_probes`` writes, in random order and under neutral names, every clean probe image and
 every probe with the owner's key's mark or one decoy's mark (``medue.verify.probes``), in the
-probes' own file format, plus ``probes.csv`` listing them; the answer sheet (which file carries
-which key) goes to the private folder only. ``score_predictions`` reads the suspect's outputs on
+probes' own file format, plus ``probes.csv`` listing them and ``README.txt`` saying what answer
+to send back; the answer sheet (which file carries which key) goes to the private folder only.
+Each batch of probe files has its own random id, in every file name (``probe_<id>_<n>``) and in
+its sheet's name, so answers are always scored against the batch they answer, however many
+batches were written since. ``score_predictions`` reads the suspect's outputs on
 those files back — one row per file, with a score per class (logits or probabilities) or a
 predicted ``label`` — and runs the same key-against-decoys rank test as the white-box mode
 (``medue.verify.test``): the response of a probe is its marked-minus-reference score margin (or,
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,13 @@ DECOYS_BLACK_BOX = 99
 PROBES_BLACK_BOX = 16
 SHEET_FOLDER = "verify/probes"
 CLEAN = -1  # the answer sheet's key index of an unmarked probe
+BATCH = re.compile(r"^probe_([0-9a-f]{8})_\d+")
+INSTRUCTIONS = """Probe images: please run your model on every image listed in probes.csv, each as
+it is stored (no resizing, no intensity changes beyond what your model itself does), and send back
+one CSV file with a row per image: the column `image` (the file name) and your model's score for
+each class, one column per class named {columns} (logits or probabilities), or, if your service
+gives only its decision, the column `label` with the predicted class name.
+"""
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ def write_probes(
     jobs += [(k, name, j) for name in record.marked_classes for k in range(len(keys))
              for j in range(len(probes.ids))]  # fmt: skip
     order = np.random.default_rng(seed).permutation(len(jobs))
+    batch = secrets.token_hex(4)
     out.mkdir(parents=True, exist_ok=True)
     shape, rows = probes.images.shape[1:], []
     for number, index in enumerate(order):
@@ -74,7 +87,7 @@ def write_probes(
             single = ProbeSet(probes.ids[j : j + 1], image[None], probes.encoding)
             image = single.with_mark(record.mark(name, shape, keys[k]), record.amplitude)[0]
         source = read_volume(probes.sources[j])
-        file = f"probe_{number:05d}{image_extension(probes.sources[j]) or ''}"
+        file = f"probe_{batch}_{number:05d}{image_extension(probes.sources[j]) or ''}"
         write_volume(
             source.with_array(image.reshape(source.shape).astype(source.array.dtype)), out / file
         )
@@ -83,9 +96,13 @@ def write_probes(
         handle.write(
             "image\n" + "".join(f"{row['file']}\n" for row in sorted(rows, key=lambda r: r["file"]))
         )
-    sheet = record.private / SHEET_FOLDER / f"{out.name}.json"
+    columns = ", ".join(f"`{name}`" for name in record.perturber.class_names)
+    with atomic_path(out / "README.txt") as tmp:
+        tmp.write_text(INSTRUCTIONS.format(columns=columns))
+    sheet = record.private / SHEET_FOLDER / f"{batch}.json"
     sheet.parent.mkdir(parents=True, exist_ok=True)
-    answers = {"folder": str(out.resolve()), "decoys": decoys, "probes": len(probes.ids),
+    answers = {"batch": batch, "folder": str(out.resolve()), "decoys": decoys,
+               "probes": len(probes.ids),
                "sources": [str(Path(p).resolve()) for p in probes.sources]}  # fmt: skip
     with atomic_path(sheet) as tmp:
         tmp.write_text(json.dumps({**answers, "files": rows}, indent=1))
@@ -100,19 +117,21 @@ def score_predictions(
     class, or ``label``). Raises ``InputError`` naming the CSV when it lacks any probe file, lists
     a file that is not one, or has no usable columns. Also returns the first clean probe (for
     the report's picture)."""
-    sheet = sheet or _latest_sheet(record.private)
-    answers = json.loads(sheet.read_text())
     table = _read_predictions(predictions)
+    sheet = sheet or _sheet_of(record.private, table, predictions)
+    answers = json.loads(sheet.read_text())
     files = {row["file"] for row in answers["files"]}
     missing, extra = sorted(files - set(table)), sorted(set(table) - files)
     if missing or extra:
         what = []
         if missing:
-            what.append(f"{len(missing)} probe files missing (e.g. {missing[0]})")
+            what.append(f"{_count(missing, 'probe file')} missing (e.g. {missing[0]})")
         if extra:
-            what.append(f"{len(extra)} files that are not probes (e.g. {extra[0]})")
+            what.append(f"{_count(extra, 'other file')} (e.g. {extra[0]})")
         raise InputError(
-            predictions, f"does not match the probes of {sheet.name}: {', '.join(what)}"
+            predictions,
+            f"does not match probe batch {answers.get('batch', sheet.stem)} "
+            f"({len(files)} files): {', '.join(what)}",
         )
     margin = _margin_reader(
         table, record.perturber.class_names, record.perturber.reference, predictions
@@ -135,11 +154,25 @@ def score_predictions(
     return result, ProbeSet(("probe",), image[None], first.encoding, (), (first.source,))
 
 
-def _latest_sheet(private: Path) -> Path:
-    sheets = sorted((private / SHEET_FOLDER).glob("*.json"), key=lambda p: p.stat().st_mtime)
-    if not sheets:
-        raise InputError(private, "has no probes: run `medue verify probes PRIVATE OUT` first")
-    return sheets[-1]
+def _sheet_of(private: Path, table: dict, predictions: Path) -> Path:
+    """The answer sheet of the batch the predictions' file names come from."""
+    batches = {found.group(1) for name in table if (found := BATCH.match(name))}
+    if not batches:
+        raise InputError(predictions, "names no probe file (probe_<batch>_<n>...); answer the "
+                         "files that `medue verify probes` wrote")  # fmt: skip
+    if len(batches) > 1:
+        raise InputError(predictions, f"mixes answers of {len(batches)} probe batches "
+                         f"({', '.join(sorted(batches))}); send one CSV per batch")  # fmt: skip
+    (batch,) = batches
+    sheet = private / SHEET_FOLDER / f"{batch}.json"
+    if not sheet.is_file():
+        raise InputError(predictions, f"answers probe batch {batch}, which this release's "
+                         "private record did not write")  # fmt: skip
+    return sheet
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def _read_predictions(path: Path) -> dict[str, dict[str, str]]:

@@ -97,8 +97,9 @@ def load_suspect(
         return model.eval()
     state = _state_dict(path)
     if arch is None:
-        raise InputError(path, "is a state dict, not a TorchScript model: name its architecture "
-                         f"with --arch ({', '.join(SEGMENTERS + CLASSIFIERS)})")  # fmt: skip
+        networks = ", ".join(CLASSIFIERS)
+        raise InputError(path, "is a state dict, not a TorchScript model: name its network "
+                         f"(arch: {networks}; --arch on the command line)")  # fmt: skip
     network = _build(arch, state, path)
     try:
         network.load_state_dict(state)
@@ -158,9 +159,7 @@ def scores(
         try:
             result = model(chunk[:, None])
         except Exception as error:  # noqa: BLE001 - a suspect's own code can raise anything
-            first = (
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            )
+            first = _cause(error)
             shape = ", ".join(map(str, images.shape[1:]))
             raise InputError(
                 source, f"does not take images shaped (N, 1, {shape}): {first}"
@@ -180,3 +179,14 @@ def scores(
             )
         out.append(result.float().numpy())
     return np.concatenate(out)
+
+
+def _cause(error: Exception) -> str:
+    """The line of a model's error that says why: TorchScript puts its trace first and the
+    cause last ("RuntimeError: expects 28 x 28 images"); Python errors say it first."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if "TorchScript interpreter" in lines[0] and len(lines) > 1:
+        return lines[-1][:200]
+    return lines[0][:200]
