@@ -50,7 +50,6 @@ from medue.io import read_volume
 from medue.verify.blackbox import (
     DECOYS_BLACK_BOX,
     PROBES_BLACK_BOX,
-    SHEET_FOLDER,
     score_predictions,
     write_probes,
 )
@@ -238,11 +237,12 @@ def black_box_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
     sheets = {}
     for name, record in {**records, **fresh}.items():
         folder = args.work / "probes" / name
-        sheet = record.private / SHEET_FOLDER / f"{name}.json"
-        if not (sheet.exists() and (folder / "probes.csv").exists()):
+        marker = args.work / "probes" / f"{name}.sheet"  # where the batch's answer sheet is
+        if not (marker.exists() and (folder / "probes.csv").exists()):
             shutil.rmtree(folder, ignore_errors=True)
-            write_probes(record, probes, folder, DECOYS_BLACK_BOX, seed=0)
-        sheets[name] = (record, folder, sheet)
+            batch = write_probes(record, probes, folder, DECOYS_BLACK_BOX, seed=0)
+            marker.write_text(str(batch.sheet))
+        sheets[name] = (record, folder, Path(marker.read_text()))
     for meta in sorted((args.work / "models").glob("*.json")):
         info = json.loads(meta.read_text())
         model_path = meta.with_suffix(".release_only.pt")
