@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from medue.keys import read_key_file
+from medue.keys import read_key_file, write_key_file
 from medue.methods.plaid import plaid
 from tests.keyed_server import Template
 from tests.test_cli_presence import change, uint8_dataset
@@ -36,11 +36,13 @@ def _save(module: torch.nn.Module, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """(private folder, clean probe folder, work folder) of a keyed presence release."""
+    """(private folder, clean probe folder, work folder) of a keyed presence release, made with a
+    fixed key so that every run tests the same plaid and decoys (deterministic)."""
     work = tmp_path_factory.mktemp("verify")
     data = uint8_dataset(work / "data", ("normal", "pneumonia"), per_class=2)
+    key = write_key_file(work / "fixed.key", hashlib.sha256(b"medue verify tests").digest())
     made = medue("protect", data, work / "release", "--method", "pattern-presence-keyed",
-                 "--epsilon", "4")  # fmt: skip
+                 "--epsilon", "4", "--key-file", key)  # fmt: skip
     assert made.returncode == 0, made.stderr
     probes = uint8_dataset(work / "held_out", ("normal", "pneumonia"), per_class=3)
     return work / "release.private", probes, work
