@@ -25,7 +25,6 @@ from medue.datasets import discover_cases
 from medue.errors import InputError
 from medue.server.protect_request import RequestError, plain_name
 from medue.server.service import ProtectService
-from medue.server.store import read_json
 from medue.verify.actions import Verdict, check_model, check_predictions, make_probes
 from medue.verify.record import VerifyRecord, read_record
 from medue.verify.suspect import Intensity
@@ -52,7 +51,7 @@ class VerifyService:
     ) -> dict:
         """White-box: the uploaded model file (named as the client named it) -> the verdict."""
         release, record = self._record(export)
-        folder, exclude = self._probe_folder(record, images)
+        folder = self._probe_folder(record, images)
         verdict = _client_errors(
             lambda: check_model(
                 record,
@@ -62,7 +61,6 @@ class VerifyService:
                 intensity=Intensity.parse(intensity),
                 decoys=decoys,
                 probes=probes,
-                exclude=exclude,
             )
         )
         return self._answer(release, verdict)
@@ -77,10 +75,10 @@ class VerifyService:
     ) -> Path:
         """Black-box, first half: the probe files zipped in ``scratch`` (the caller removes it)."""
         release, record = self._record(export)
-        folder, exclude = self._probe_folder(record, images)
+        folder = self._probe_folder(record, images)
         out = scratch / f"probes-{release}"
         batch, _ = _client_errors(
-            lambda: make_probes(record, folder, out, decoys=decoys, probes=probes, exclude=exclude)
+            lambda: make_probes(record, folder, out, decoys=decoys, probes=probes)
         )
         return Path(shutil.make_archive(str(out), "zip", batch.folder))
 
@@ -108,27 +106,25 @@ class VerifyService:
             hint = "" if export else "; name a keyed release in the form field export"
             raise RequestError(message + hint, status=409) from None
 
-    def _probe_folder(self, record: VerifyRecord, images: str | None) -> tuple[Path, set[Path]]:
-        """The folder of probe images and the files to leave out of it (the released ones)."""
+    def _probe_folder(self, record: VerifyRecord, images: str | None) -> Path:
+        """The folder of probe images (the released ones in it are left out when reading)."""
         if images:
             folder = Path(images)
             if not folder.is_dir():
                 raise RequestError(f"images: {images} is not a folder on this server")
-            return folder, set()
+            return folder
         if self.protect.source.remote:
             raise RequestError("give images: a folder on this server of clean images never "
                                "released (the studies are in a PACS)", status=409)  # fmt: skip
         root = self.protect.source.root
-        released = read_json(record.private / "manifest.json").get("cases", [])
-        exclude = {Path(c["source"]).resolve() for c in released}
         cases = discover_classified(root) if looks_classified(root) else discover_cases(root)
-        if all(Path(c.image).resolve() in exclude for c in cases):
+        if all(Path(c.image).resolve() in record.released for c in cases):
             raise RequestError(
                 f"every image of the studies is in release {record.private.name!r}: give images, "
                 "a folder on this server of clean images never released",
                 status=409,
             )
-        return root, exclude
+        return root
 
     def _answer(self, release: str, verdict: Verdict) -> dict:
         report = verdict.html_path.parent.name

@@ -13,12 +13,11 @@ folder is given, so two suspects of one name never overwrite each other's eviden
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from medue.errors import InputError
-from medue.restore.release import read_manifest
 from medue.verify.blackbox import (
     DECOYS_BLACK_BOX,
     PROBES_BLACK_BOX,
@@ -70,16 +69,14 @@ def check_model(
     decoys: int | None = None,
     probes: int | None = None,
     out: Path | None = None,
-    exclude: Collection[Path] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> Verdict:
     """White-box: the suspect in ``model_path`` (``medue.verify.suspect``) against the key and
-    ``decoys`` decoys (default 199) on up to ``probes`` (default 64) clean images of ``images``
-    (``exclude``: files not to use, e.g. the released ones)."""
+    ``decoys`` decoys (default 199) on up to ``probes`` (default 64) clean images of ``images``."""
     decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
     model = load_suspect(model_path, arch, intensity or Intensity())
     limit = PROBES_WHITE_BOX if probes is None else probes
-    probe_set, warnings = probe_images(record, images, limit, exclude)
+    probe_set, warnings = probe_images(record, images, limit)
     result = verify_classifier(model, record, probe_set, str(model_path), decoys, progress)
     return _reported(record, result, probe_set, Path(model_path), out, warnings)
 
@@ -91,13 +88,12 @@ def make_probes(
     *,
     decoys: int | None = None,
     probes: int | None = None,
-    exclude: Collection[Path] = (),
 ) -> tuple[ProbeBatch, tuple[str, ...]]:
     """Black-box, first half: probe files of ``images`` (default 16 probes, 99 decoys) into
     ``out`` (``medue.verify.blackbox.write_probes``); also the warnings for the owner."""
     decoys = checked_decoys(decoys, DECOYS_BLACK_BOX)
     limit = PROBES_BLACK_BOX if probes is None else probes
-    probe_set, warnings = probe_images(record, images, limit, exclude)
+    probe_set, warnings = probe_images(record, images, limit)
     return write_probes(record, probe_set, out, decoys), warnings
 
 
@@ -109,15 +105,14 @@ def check_predictions(record: VerifyRecord, predictions: Path, out: Path | None 
 
 
 def probe_images(
-    record: VerifyRecord, images: Path, limit: int, exclude: Collection[Path] = ()
+    record: VerifyRecord, images: Path, limit: int
 ) -> tuple[ProbeSet, tuple[str, ...]]:
     """The probe set of ``images`` for ``record`` (its reference class when the folder has one),
     with a warning per image left out and one when fewer than 16 remain. The images the release
     was made from are always left out (the suspect may have trained on them)."""
     if limit < 1:
         raise InputError(None, f"probes must be at least 1, got {limit}")
-    released = {Path(c["source"]) for c in read_manifest(record.private).get("cases", [])}
-    probes = read_probes(images, record.perturber.reference, limit, {*exclude, *released})
+    probes = read_probes(images, record.perturber.reference, limit, record.released)
     warnings = [f"probe left out: {problem}" for problem in probes.skipped]
     if len(probes.ids) < FEW_PROBES:
         warnings.append(

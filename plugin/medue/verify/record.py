@@ -35,6 +35,7 @@ class VerifyRecord:
     perturber: PresencePerturber
     amplitude: float  # native units: the median epsilon of the released images
     commitment: str  # hex SHA-256 commitment of the key, as published in release.json
+    released: frozenset[Path] = frozenset()  # the files the release was made from (resolved)
 
     @property
     def marked_classes(self) -> tuple[str, ...]:
@@ -72,7 +73,8 @@ def read_record(private: Path, key_file: Path | None = None) -> VerifyRecord:
     perturber = load_perturber(private / PERTURBER)
     if not isinstance(perturber, PresencePerturber):
         raise InputError(private / PERTURBER, "is not the keyed class presence pattern")
-    return VerifyRecord(private, key, perturber, _amplitude(manifest), commitment)
+    released = frozenset(Path(c["source"]).resolve() for c in manifest.get("cases", []))
+    return VerifyRecord(private, key, perturber, _amplitude(manifest), commitment, released)
 
 
 def _amplitude(manifest: dict) -> float:
