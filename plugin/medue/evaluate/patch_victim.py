@@ -53,6 +53,7 @@ def train_patch_victim(
     schedule: StepSchedule,
     test_mask: np.ndarray | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    on_evaluation: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> VictimResult:
     """Train from scratch (Adam, Dice + CE) on random ``schedule.patch`` patches of ``train``.
 
@@ -60,6 +61,8 @@ def train_patch_victim(
     the step of each). ``config.epochs`` is ignored; ``config.validation_fraction`` of the
     training images are held out for the release-only attacker. ``test_mask`` (N, H, W) bool, if
     given, limits test scoring to it. Deterministic for ``config.seed`` on one machine.
+    ``on_evaluation(step, model)`` is called at every evaluation (e.g. to keep the models each
+    attacker would keep).
     """
     train, validation = hold_out(train, config.validation_fraction, config.seed)
     countermeasure = get_countermeasure(config.countermeasure)
@@ -97,6 +100,8 @@ def train_patch_victim(
                 validated.append(evaluate(model, validation, config.num_classes))
             if progress is not None:
                 progress(step, schedule.steps, scores[-1])
+            if on_evaluation is not None:
+                on_evaluation(step, model)
     held = sorted({image_of(i) for i in validation.ids}) if validation is not None else []
     result = VictimResult.from_curves(
         scores, losses, time.perf_counter() - start, countermeasure, validated, held

@@ -2,7 +2,12 @@
 
 - ``check_model``: a suspect model file at hand (white-box) -> a report in the private folder;
 - ``make_probes``: probe files for the suspect's owner to run (black-box, first half);
-- ``check_predictions``: the suspect's answers on those files -> a report (black-box, second half).
+- ``check_predictions``: the suspect's answers on those files -> a report (black-box, second half);
+- ``calibrate_references``: a segmentation release's clean reference models, measured once.
+
+A classification release (``VerifyRecord``) is tested key against decoys (``medue.verify.test``);
+a segmentation release (``SegmentationRecord``) against its reference models
+(``medue.verify.references``), on the probes fixed when they were measured.
 
 Each returns what a caller shows a person (the result, the report's paths, warnings as lines);
 every bad input is an ``InputError`` naming the file, raised before any report is written. The
@@ -25,8 +30,17 @@ from medue.verify.blackbox import (
     score_predictions,
     write_probes,
 )
+from medue.verify.blackbox_segmentation import score_label_maps, write_segmentation_probes
 from medue.verify.probes import ProbeSet, read_probes
-from medue.verify.record import VerifyRecord
+from medue.verify.record import SegmentationRecord, VerifyRecord
+from medue.verify.references import (
+    PROBES_SEGMENTATION,
+    Calibration,
+    calibrate,
+    read_calibration,
+    test_against_references,
+)
+from medue.verify.segmentation import SegmentationProbes, first_probe_maps, model_responses
 from medue.verify.report import write_report
 from medue.verify.suspect import Intensity, load_suspect
 from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
@@ -60,9 +74,9 @@ class Verdict:
 
 
 def check_model(
-    record: VerifyRecord,
+    record: VerifyRecord | SegmentationRecord,
     model_path: Path,
-    images: Path,
+    images: Path | None,
     *,
     arch: str | None = None,
     intensity: Intensity | None = None,
@@ -72,34 +86,77 @@ def check_model(
     progress: Callable[[int, int], None] | None = None,
 ) -> Verdict:
     """White-box: the suspect in ``model_path`` (``medue.verify.suspect``) against the key and
-    ``decoys`` decoys (default 199) on up to ``probes`` (default 64) clean images of ``images``."""
-    decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
+    ``decoys`` decoys (default 199) on up to ``probes`` (default 64) clean images of ``images``;
+    a segmentation release: against its reference models on their probes (``images`` unused)."""
     model = load_suspect(model_path, arch, intensity or Intensity())
+    if isinstance(record, SegmentationRecord):
+        calibration = read_calibration(record)
+        probe_set = calibration.probes
+        suspect = model_responses(model, probe_set, str(model_path))
+        result = test_against_references(suspect, calibration)
+        result.maps.update(first_probe_maps(model, probe_set, str(model_path)))
+        return _reported(record, result, probe_set, Path(model_path), out, ())
+    decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
     limit = PROBES_WHITE_BOX if probes is None else probes
     probe_set, warnings = probe_images(record, images, limit)
     result = verify_classifier(model, record, probe_set, str(model_path), decoys, progress)
     return _reported(record, result, probe_set, Path(model_path), out, warnings)
 
 
-def make_probes(
-    record: VerifyRecord,
+def calibrate_references(
+    record: SegmentationRecord,
     images: Path,
+    models: list[Path],
+    *,
+    arch: str | None = None,
+    intensity: Intensity | None = None,
+    probes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Calibration, tuple[str, ...]]:
+    """Measure the clean reference models of a segmentation release (``medue.verify.references``)
+    on up to ``probes`` (default 16) clean images of ``images``; also the warnings."""
+    limit = PROBES_SEGMENTATION if probes is None else probes
+    if limit < 1:
+        raise InputError(None, f"probes must be at least 1, got {limit}")
+    calibration = calibrate(record, images, models, arch, intensity, limit, progress)
+    warnings = [f"probe left out: {problem}" for problem in calibration.probes.skipped]
+    if calibration.count < 99:
+        warnings.append(f"{calibration.count} reference models: p cannot go below "
+                        f"{1 / (calibration.count + 1):.3g}, so nothing is detected at 0.01 "
+                        "(99 are needed)")  # fmt: skip
+    return calibration, tuple(warnings)
+
+
+def make_probes(
+    record: VerifyRecord | SegmentationRecord,
+    images: Path | None,
     out: Path,
     *,
     decoys: int | None = None,
     probes: int | None = None,
 ) -> tuple[ProbeBatch, tuple[str, ...]]:
     """Black-box, first half: probe files of ``images`` (default 16 probes, 99 decoys) into
-    ``out`` (``medue.verify.blackbox.write_probes``); also the warnings for the owner."""
+    ``out`` (``medue.verify.blackbox.write_probes``); also the warnings for the owner. A
+    segmentation release writes its reference models' probes (``images`` unused)."""
+    if isinstance(record, SegmentationRecord):
+        folder, files, sheet = write_segmentation_probes(record, read_calibration(record), out)
+        return ProbeBatch(folder, files, sheet), ()
     decoys = checked_decoys(decoys, DECOYS_BLACK_BOX)
     limit = PROBES_BLACK_BOX if probes is None else probes
     probe_set, warnings = probe_images(record, images, limit)
     return write_probes(record, probe_set, out, decoys), warnings
 
 
-def check_predictions(record: VerifyRecord, predictions: Path, out: Path | None = None) -> Verdict:
-    """Black-box, second half: the suspect's answers in ``predictions`` (CSV) scored against the
-    newest probe files' answer sheet."""
+def check_predictions(
+    record: VerifyRecord | SegmentationRecord, predictions: Path, out: Path | None = None
+) -> Verdict:
+    """Black-box, second half: the suspect's answers in ``predictions`` (CSV of class scores;
+    for a segmentation release a folder or zip of label maps) scored against the answer sheet
+    of the probe batch they answer."""
+    if isinstance(record, SegmentationRecord):
+        calibration = read_calibration(record)
+        result = score_label_maps(record, calibration, predictions)
+        return _reported(record, result, calibration.probes, Path(predictions), out, ())
     result, probe_set = score_predictions(record, predictions)
     return _reported(record, result, probe_set, Path(predictions), out, ())
 
@@ -132,14 +189,26 @@ def checked_decoys(decoys: int | None, default: int) -> int:
 
 
 def _reported(
-    record: VerifyRecord,
+    record: VerifyRecord | SegmentationRecord,
     result: VerifyResult,
-    probes: ProbeSet,
+    probes: ProbeSet | SegmentationProbes,
     suspect: Path,
     out: Path | None,
     warnings: tuple[str, ...],
 ) -> Verdict:
-    digest = hashlib.sha256(suspect.read_bytes()).hexdigest()
+    digest = _sha256(suspect)
     folder = out or record.private / "verify" / f"{suspect.stem}-{digest[:8]}"
     json_path, html_path = write_report(result, record, probes, suspect.name, folder, digest)
     return Verdict(result, suspect.name, digest, json_path, html_path, warnings)
+
+
+def _sha256(path: Path) -> str:
+    """Of a file, or of a folder's files (names and bytes, in name order)."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes())
+    else:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

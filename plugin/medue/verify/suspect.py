@@ -59,20 +59,32 @@ class Intensity:
 
 
 class _Mapped(torch.nn.Module):
-    """A built network behind its intensity mapping, its input zero-padded (centred) to
-    ``min_extent`` per axis as MedUE's victims pad it (DenseNet-121 needs 32)."""
+    """A built network behind its intensity mapping, its input zero-padded (centred) as MedUE's
+    victims pad it: to ``min_extent`` per axis (DenseNet-121 needs 32) and to a multiple of
+    ``multiple`` (a segmenter's down-samplings); a per-voxel output is cropped back."""
 
-    def __init__(self, network: torch.nn.Module, intensity: Intensity, min_extent: int = 1) -> None:
+    def __init__(
+        self, network: torch.nn.Module, intensity: Intensity, min_extent: int = 1, multiple: int = 1
+    ) -> None:
         super().__init__()
-        self.network, self.intensity, self.min_extent = network, intensity, min_extent
+        self.network, self.intensity = network, intensity
+        self.min_extent, self.multiple = min_extent, multiple
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         images = self.intensity(images)
+        sizes = images.shape[2:]
         pad: list[int] = []
-        for size in reversed(images.shape[2:]):
-            extra = max(0, self.min_extent - size)
-            pad += [extra // 2, extra - extra // 2]
-        return self.network(torch.nn.functional.pad(images, pad) if any(pad) else images)
+        for size in reversed(sizes):
+            target = max(self.min_extent, -(-size // self.multiple) * self.multiple)
+            pad += [(target - size) // 2, target - size - (target - size) // 2]
+        if not any(pad):
+            return self.network(images)
+        out = self.network(torch.nn.functional.pad(images, pad))
+        if out.ndim != images.ndim:
+            return out
+        starts = pad[::2][::-1]
+        crop = tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))
+        return out[(slice(None), slice(None), *crop)]
 
 
 def load_suspect(
@@ -108,8 +120,10 @@ def load_suspect(
         detail = next((line for line in lines if not line.endswith(":")), "its tensors differ")
         raise InputError(path, f"does not fit --arch {arch}: {detail[:200]}") from None
     from medue.evaluate.classifier_victim import MIN_EXTENT  # noqa: PLC0415
+    from medue.evaluate.slices import MULTIPLE  # noqa: PLC0415
 
-    return _Mapped(network, intensity or Intensity(), MIN_EXTENT.get(arch, 1)).eval()
+    multiple = MULTIPLE if arch in SEGMENTERS else 1
+    return _Mapped(network, intensity or Intensity(), MIN_EXTENT.get(arch, 1), multiple).eval()
 
 
 def _state_dict(path: Path) -> dict:

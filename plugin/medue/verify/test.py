@@ -38,6 +38,9 @@ class VerifyResult:
     responses: dict[str, np.ndarray] = field(repr=False)  # per class: (K + 1, N), key first
     probes: int = 0
     amplitude: float = 0.0
+    null: str = "decoys"  # what the suspect is ranked against: decoy keys, or reference models
+    maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # pictures for the
+    # report: a segmenter's foreground (H, W) bool on the first probe, "clean" and "marked"
 
     @property
     def detected(self) -> bool:
@@ -50,6 +53,7 @@ class VerifyResult:
             "alpha": self.alpha,
             "probes": self.probes,
             "mark_amplitude_native": self.amplitude,
+            "ranked_against": "decoy keys" if self.null == "decoys" else "clean reference models",
             "classes": {name: test.as_dict() for name, test in self.tests.items()},
         }
 
