@@ -73,8 +73,15 @@ def main(argv: list[str] | None = None) -> int:
 def make_release(args: argparse.Namespace, name: str) -> Path:
     target = args.work / "releases" / name
     if not (Path(f"{target}.private") / "manifest.json").exists():
-        command = [sys.executable, "-m", "medue.cli", "protect", str(args.data / "train"),
-                   str(target), "--no-progress"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "medue.cli",
+            "protect",
+            str(args.data / "train"),
+            str(target),
+            "--no-progress",
+        ]
         log(" ".join(command[2:]))
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return target
@@ -104,30 +111,45 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
     if meta.exists():
         return
     test = load_slices(args.data / "test")
-    masks = [np.asarray(read_volume(args.data / "test_fov" / f"{i}.nii.gz").array) for i in test.ids]
+    masks = [
+        np.asarray(read_volume(args.data / "test_fov" / f"{i}.nii.gz").array) for i in test.ids
+    ]
     fov = np.stack([pad_centred(m.squeeze(), *test.images.shape[1:]) for m in masks]).astype(int)
-    config = VictimConfig(architecture=arch, epochs=1, seed=seed, num_classes=2,
-                          validation_fraction=0.2)  # fmt: skip
+    config = VictimConfig(
+        architecture=arch, epochs=1, seed=seed, num_classes=2, validation_fraction=0.2
+    )
     every = STEPS if args.reference else 100
     schedule = StepSchedule(steps=STEPS, eval_every=every)
     snapshots: dict[int, dict] = {}
     started = time.time()
     run = train_patch_victim(
-        training_set(args, source), test, config, schedule, fov,
+        training_set(args, source),
+        test,
+        config,
+        schedule,
+        fov,
         on_evaluation=lambda step, m: snapshots.__setitem__(step, _copy(m)),
-    )  # fmt: skip
+    )
     steps = run.eval_steps
     picks = {"last": STEPS}
     dsc = {"last": run.final_dsc}
     if not args.reference:
-        picks |= {"release_only": steps[run.release_only_epoch - 1],
-                  "early": steps[run.best_epoch - 1]}  # fmt: skip
+        picks |= {
+            "release_only": steps[run.release_only_epoch - 1],
+            "early": steps[run.best_epoch - 1],
+        }
         dsc |= {"release_only": run.release_only_dsc, "early": run.best_dsc}
     folder.mkdir(parents=True, exist_ok=True)
     for which, step in picks.items():
         torch.save(snapshots[step], folder / f"{name}.{which}.pt")
-    info = {"source": source, "arch": arch, "seed": seed, "steps": picks, "dsc": dsc,
-            "seconds": time.time() - started}  # fmt: skip
+    info = {
+        "source": source,
+        "arch": arch,
+        "seed": seed,
+        "steps": picks,
+        "dsc": dsc,
+        "seconds": time.time() - started,
+    }
     meta.write_text(json.dumps(info))
     log(f"{name}: {dsc} ({time.time() - started:.0f} s)")
 

@@ -160,9 +160,7 @@ def _white_box(
     return 0
 
 
-def _probes(
-    args: argparse.Namespace, record: VerifyRecord | SegmentationRecord, out: Path
-) -> int:
+def _probes(args: argparse.Namespace, record: VerifyRecord | SegmentationRecord, out: Path) -> int:
     if isinstance(record, SegmentationRecord):
         batch, _ = make_probes(record, None, out)
         print(f"wrote {batch.files} probe files into {batch.folder} (listed in probes.csv)")

@@ -11,8 +11,12 @@
 - ``GET  /protect/result?image=ID[&export=NAME]``  a protected copy (a DICOM series as a zip)
 - ``POST /protect/verify``              was a suspect trained on a release? (multipart form:
   ``model`` a TorchScript file or state dict [+ ``arch``, ``intensity``], or ``predictions``
-  the suspect's answers on probe files, a CSV or a zip of one; optional ``export``, ``images``,
-  ``decoys``, ``probes``) -> the decision, p and the report's links
+  the suspect's answers on probe files, a CSV or a zip of one, for a segmentation release a zip
+  of label maps; optional ``export``, ``images``, ``decoys``, ``probes``) -> the decision, p and
+  the report's links
+- ``POST /protect/verify/references``   a segmentation release's clean reference models (form:
+  ``models`` a zip of model files [+ ``arch``, ``intensity``]; optional ``export``, ``images``,
+  ``probes``), measured once for every later test
 - ``POST /protect/verify/probes``       probe files for a suspect's owner, as a zip (form fields
   ``export``, ``images``, ``decoys``, ``probes``)
 - ``GET  /protect/verify/reports/{export}/{report}/{file}``  a verification report and figures
@@ -159,6 +163,25 @@ def verify(
             counts = _count("decoys", decoys), _count("probes", probes)
             return verifier.check_model(upload, export, arch, intensity, images, *counts)
         return verifier.score(_save(predictions, scratch, "predictions.csv"), export)
+
+    return answer(work)
+
+
+@router.post("/verify/references")
+def verify_references(
+    background: BackgroundTasks,
+    models: Annotated[UploadFile, File()],
+    export: Annotated[str | None, Form()] = None,
+    arch: Annotated[str | None, Form()] = None,
+    intensity: Annotated[str, Form()] = "uint8",
+    images: Annotated[str | None, Form()] = None,
+    probes: Annotated[str | None, Form()] = None,
+):
+    def work():
+        scratch = _scratch(background)
+        upload = _save(models, scratch, "references.zip")
+        return VerifyService(service()).references(upload, scratch, export, arch, intensity,
+                                                   images, _count("probes", probes))  # fmt: skip
 
     return answer(work)
 

@@ -40,8 +40,8 @@ from medue.verify.references import (
     read_calibration,
     test_against_references,
 )
-from medue.verify.segmentation import SegmentationProbes, first_probe_maps, model_responses
 from medue.verify.report import write_report
+from medue.verify.segmentation import SegmentationProbes, first_probe_maps, model_responses
 from medue.verify.suspect import Intensity, load_suspect
 from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
 

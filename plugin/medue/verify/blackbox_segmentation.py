@@ -25,8 +25,8 @@ from medue.io import image_extension, read_volume, strip_extension, write_volume
 from medue.io.atomic import atomic_path
 from medue.job.private import restrict
 from medue.verify.blackbox import BATCH, SHEET_FOLDER
-from medue.verify.references import Calibration, test_against_references
 from medue.verify.record import SegmentationRecord
+from medue.verify.references import Calibration, test_against_references
 from medue.verify.segmentation import responses
 from medue.verify.test import VerifyResult
 
@@ -70,8 +70,17 @@ def write_segmentation_probes(
     sheet = record.private / SHEET_FOLDER / f"{batch}.json"
     sheet.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(sheet) as tmp:
-        tmp.write_text(json.dumps({"batch": batch, "folder": str(out.resolve()),
-                                   "task": "segmentation", "files": rows}, indent=1))  # fmt: skip
+        tmp.write_text(
+            json.dumps(
+                {
+                    "batch": batch,
+                    "folder": str(out.resolve()),
+                    "task": "segmentation",
+                    "files": rows,
+                },
+                indent=1,
+            )
+        )
     restrict(record.private)
     return out, len(rows), sheet
 
@@ -90,8 +99,10 @@ def score_label_maps(
     if missing or extra:
         what = [f"{len(missing)} probe maps missing (e.g. {missing[0]})"] if missing else []
         what += [f"{len(extra)} other files (e.g. {extra[0]})"] if extra else []
-        raise InputError(predictions, f"does not match probe batch {sheet.stem} "
-                         f"({len(wanted)} files): {', '.join(what)}")  # fmt: skip
+        raise InputError(
+            predictions,
+            f"does not match probe batch {sheet.stem} ({len(wanted)} files): {', '.join(what)}",
+        )
     probes = calibration.probes
     shape = probes.clean.shape[1:]
     clean = np.zeros(probes.clean.shape, bool)
@@ -99,8 +110,9 @@ def score_label_maps(
     for stem, row in wanted.items():
         answer = maps[stem]
         if answer.shape != shape:
-            raise InputError(predictions, f"{stem}: label map shaped {answer.shape}, its probe "
-                             f"{shape}")  # fmt: skip
+            raise InputError(
+                predictions, f"{stem}: label map shaped {answer.shape}, its probe {shape}"
+            )
         foreground = answer > 0.5 if np.issubdtype(answer.dtype, np.floating) else answer > 0
         (marked if row["marked"] else clean)[row["probe"]] = foreground
     return test_against_references(responses(clean, marked, probes.regions), calibration)
@@ -134,12 +146,15 @@ def _sheet(record: SegmentationRecord, maps: dict, predictions: Path) -> Path:
     batches = {found.group(1) for name in maps if (found := BATCH.match(name))}
     if len(batches) != 1:
         what = "names no probe file" if not batches else f"mixes {len(batches)} probe batches"
-        raise InputError(predictions, f"{what}; send the label maps of one probe batch, named as "
-                         "the probe files")  # fmt: skip
+        raise InputError(
+            predictions, f"{what}; send the label maps of one probe batch, named as the probe files"
+        )
     sheet = record.private / SHEET_FOLDER / f"{batches.pop()}.json"
     if not sheet.is_file():
-        raise InputError(predictions, f"answers probe batch {sheet.stem}, which this release's "
-                         "private record did not write")  # fmt: skip
+        raise InputError(
+            predictions,
+            f"answers probe batch {sheet.stem}, which this release's private record did not write",
+        )
     return sheet
 
 

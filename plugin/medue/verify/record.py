@@ -85,9 +85,7 @@ def read_segmentation_record(private: Path, key_file: Path | None = None) -> Seg
     return SegmentationRecord(private, key, commitment, manifest, _released(manifest))
 
 
-def open_record(
-    private: Path, key_file: Path | None = None
-) -> VerifyRecord | SegmentationRecord:
+def open_record(private: Path, key_file: Path | None = None) -> VerifyRecord | SegmentationRecord:
     """The record of either kind (``read_segmentation_record`` or ``read_record``)."""
     if is_segmentation(private):
         return read_segmentation_record(private, key_file)

@@ -80,8 +80,11 @@ def calibrate(
     folder (replacing an earlier calibration). Raises ``InputError`` for fewer than 19 models, a
     model that cannot be read or is not a segmenter, or no usable probe."""
     if len(models) < MIN_REFERENCES:
-        raise InputError(None, f"{len(models)} reference models: give at least {MIN_REFERENCES} "
-                         "(99 for p to reach 0.01)")  # fmt: skip
+        raise InputError(
+            None,
+            f"{len(models)} reference models: give at least {MIN_REFERENCES} "
+            "(99 for p to reach 0.01)",
+        )
     changes = release_changes(record.manifest)
     probe_set = read_segmentation_probes(images, changes, probes, record.released)
     rows, named = [], []
@@ -102,9 +105,12 @@ def read_calibration(record: SegmentationRecord) -> Calibration:
     folder = record.private / FOLDER
     table = folder / "references.json"
     if not table.is_file():
-        raise InputError(record.private, "has no reference models yet: a segmentation release "
-                         "is verified against clean models; run `medue verify references "
-                         "PRIVATE MODELS... --images CLEAN` first")  # fmt: skip
+        raise InputError(
+            record.private,
+            "has no reference models yet: a segmentation release "
+            "is verified against clean models; run `medue verify references "
+            "PRIVATE MODELS... --images CLEAN` first",
+        )
     data = json.loads(table.read_text())
     encoding = read_volume(Path(data["sources"][0])).encoding
     probes = SegmentationProbes.load(folder / "probes.npz", encoding)
@@ -117,16 +123,22 @@ def test_against_references(suspect: np.ndarray, calibration: Calibration) -> Ve
     """The conformal test of a suspect's (N,) responses on the calibration's probes."""
     test = rank_test(suspect, calibration.responses)
     responses = {"foreground": np.vstack([suspect[None], calibration.responses])}
-    return VerifyResult(test.p_value, test.alpha, {"foreground": test}, responses,
-                        len(calibration.probes.ids), 0.0, "references")  # fmt: skip
+    return VerifyResult(
+        test.p_value,
+        test.alpha,
+        {"foreground": test},
+        responses,
+        len(calibration.probes.ids),
+        0.0,
+        "references",
+    )
 
 
 def _save(record: SegmentationRecord, calibration: Calibration) -> None:
     folder = record.private / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(folder / "probes.npz") as tmp:
-        with tmp.open("wb") as handle:
-            calibration.probes.save(handle)
+    with atomic_path(folder / "probes.npz") as tmp, tmp.open("wb") as handle:
+        calibration.probes.save(handle)
     data = {
         "method": record.method,
         "fingerprint": calibration.probes.fingerprint(),

@@ -155,7 +155,9 @@ def _segmentation_section(result: VerifyResult, probes: SegmentationProbes, fold
     if result.maps:
         shown = result.maps["marked"].astype(int) - result.maps["clean"].astype(int)
         axes[1].imshow(np.where(probes.regions[0], 0.3, 0.0) + 0.7 * (shown > 0), cmap="magma")
-        axes[1].set_title("suspect: foreground gained (bright) in the pasted region (dim)", fontsize=8)
+        axes[1].set_title(
+            "suspect: foreground gained (bright) in the pasted region (dim)", fontsize=8
+        )
         axes[1].axis("off")
     figure.tight_layout()
     plot_png = folder / "responses_segmentation.png"
@@ -190,9 +192,7 @@ def _page(result: VerifyResult, suspect: str, sections: list[str]) -> str:
         f"<h1>Was {html.escape(suspect)} trained on this release?</h1>"
         f"<p style='font-size:1.3em;color:{colour}'><b>{html.escape(decision_line(result))}</b></p>"
         f"<p>{result.probes} probe images; alpha = {result.alpha}; {scope}</p>"
-        f"<h2>How the test works</h2><p>{how}</p>"
-        + "".join(sections)
-        + "</body>"
+        f"<h2>How the test works</h2><p>{how}</p>" + "".join(sections) + "</body>"
     )
 
 

@@ -24,15 +24,15 @@ import numpy as np
 import torch
 from scipy.ndimage import binary_dilation
 
+from medue.datasets import discover_cases
 from medue.errors import InputError
 from medue.io import read_volume
 from medue.io.volume import StoredEncoding
-from medue.datasets import discover_cases
 from medue.verify.probes import ProbeSet, read_probes
 from medue.verify.suspect import scores
 
 OWN_MARGIN = 2
-"""Voxels around a probe's own labelled structure left unmarked (the structure is not background)."""
+"""Voxels around a probe's own labelled structure left unmarked (it is not background)."""
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,26 @@ class SegmentationProbes:
 
     def save(self, path: Path) -> None:
         """Write the probes (npz): calibration and every later test must use the same ones."""
-        np.savez_compressed(path, ids=np.array(self.ids), clean=self.clean, marked=self.marked,
-                            regions=self.regions, sources=np.array(self.sources))  # fmt: skip
+        np.savez_compressed(
+            path,
+            ids=np.array(self.ids),
+            clean=self.clean,
+            marked=self.marked,
+            regions=self.regions,
+            sources=np.array(self.sources),
+        )
 
     @classmethod
     def load(cls, path: Path, encoding: StoredEncoding) -> SegmentationProbes:
         with np.load(path) as data:
-            return cls(tuple(str(i) for i in data["ids"]), data["clean"], data["marked"],
-                       data["regions"], encoding, tuple(str(s) for s in data["sources"]))  # fmt: skip
+            return cls(
+                tuple(str(i) for i in data["ids"]),
+                data["clean"],
+                data["marked"],
+                data["regions"],
+                encoding,
+                tuple(str(s) for s in data["sources"]),
+            )
 
 
 def release_changes(manifest: dict, limit: int = 8) -> list[np.ndarray]:
@@ -74,8 +86,11 @@ def release_changes(manifest: dict, limit: int = 8) -> list[np.ndarray]:
         released, original = Path(case["output"]), Path(case["source"])
         for path in (released, original):
             if not path.exists():
-                raise InputError(path, "is missing: verification pastes the change the release "
-                                 "wrote, so it needs the release and its originals in place")  # fmt: skip
+                raise InputError(
+                    path,
+                    "is missing: verification pastes the change the release "
+                    "wrote, so it needs the release and its originals in place",
+                )
         new = np.asarray(read_volume(released).array, dtype=np.float64).squeeze()
         old = np.asarray(read_volume(original).array, dtype=np.float64).squeeze()
         if new.ndim != 2 or new.shape != old.shape:
@@ -126,8 +141,15 @@ def paste_probes(
         sources.append(str(probes.sources[j]))
     if not ids:
         raise InputError(None, "no probe image had room for the release's pattern")
-    return SegmentationProbes(tuple(ids), np.stack(clean), np.stack(marked), np.stack(regions),
-                              probes.encoding, tuple(sources), tuple(skipped))  # fmt: skip
+    return SegmentationProbes(
+        tuple(ids),
+        np.stack(clean),
+        np.stack(marked),
+        np.stack(regions),
+        probes.encoding,
+        tuple(sources),
+        tuple(skipped),
+    )
 
 
 def responses(foreground_clean: np.ndarray, foreground_marked: np.ndarray, regions: np.ndarray):
@@ -160,8 +182,11 @@ def first_probe_maps(
 def _foreground(model: torch.nn.Module, images: np.ndarray, source: str) -> np.ndarray:
     out = scores(model, images, source)
     if out.ndim != 4 or out.shape[2:] != images.shape[1:] or out.shape[1] < 2:
-        raise InputError(source, f"returned {tuple(out.shape)} for images {images.shape[1:]}: "
-                         "a segmenter returns per-voxel class scores (N, C, H, W)")  # fmt: skip
+        raise InputError(
+            source,
+            f"returned {tuple(out.shape)} for images {images.shape[1:]}: "
+            "a segmenter returns per-voxel class scores (N, C, H, W)",
+        )
     return out.argmax(axis=1) > 0
 
 

@@ -1,0 +1,103 @@
+"""``medue verify`` on a segmentation release, as a data owner runs it on real files: the default
+release (the checkerboard on the structures) made by ``medue protect``, clean reference models
+measured once with ``medue verify references``, suspects as TorchScript files, and the black-box
+round trip through probe files and label maps (``tests/segmentation_suspects.py``)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medue.io import read_volume, write_volume
+from medue.verify.suspect import load_suspect, scores
+from tests.segmentation_suspects import (
+    CheckerDetector,
+    Threshold,
+    bars_dataset,
+    references,
+    save_scripted,
+)
+from tests.test_cli_salm import medue
+from tests.verify.test_cli_verify import in_process
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory) -> tuple[Path, Path]:
+    """(private folder, work folder): a default release of 6 images, calibrated with 99 clean
+    reference models on 4 held-out images."""
+    work = tmp_path_factory.mktemp("verify_segmentation")
+    data = bars_dataset(work / "data", 6, seed=0)
+    made = medue("protect", data, work / "release")
+    assert made.returncode == 0, made.stderr
+    private = work / "release.private"
+    uncalibrated = medue("verify", private, save_scripted(CheckerDetector(), work / "early.pt"))
+    assert uncalibrated.returncode == 2 and "has no reference models yet" in uncalibrated.stderr
+    held = bars_dataset(work / "held_out", 4, seed=1)
+    references(work / "refs")  # a folder stands for its model files
+    done = medue("verify", "references", private, work / "refs", "--images", held)
+    assert done.returncode == 0, done.stderr
+    assert "measured 99 reference models on 4 probe images" in done.stdout
+    return private, work
+
+
+def test_a_model_that_learned_the_pattern_is_detected_and_a_clean_one_is_not(calibrated):
+    private, work = calibrated
+    trained = medue("verify", private, save_scripted(CheckerDetector(), work / "trained.pt"))
+    assert trained.returncode == 0, trained.stderr
+    assert "trained.pt: detected" in trained.stdout and "99 reference models" in trained.stdout
+    (folder,) = (private / "verify").glob("trained-*")
+    report = json.loads((folder / "verify.json").read_text())
+    assert report["detected"] and report["p_value"] == pytest.approx(0.01)
+    assert report["ranked_against"] == "clean reference models"
+    assert report["classes"]["foreground"]["key_response"] > 0.3  # refs: 0
+    assert "reference models trained on the clean originals" in (folder / "verify.html").read_text()
+    assert (folder / "responses_segmentation.png").stat().st_size > 0
+    clean = medue("verify", private, save_scripted(Threshold(137.0), work / "clean.pt"))
+    assert clean.returncode == 0 and "clean.pt: not detected (p = 1 " in clean.stdout
+
+
+def test_the_black_box_round_trip_detects_the_same_model(calibrated, tmp_path):
+    private, work = calibrated
+    written = medue("verify", "probes", private, tmp_path / "probes")
+    assert written.returncode == 0, written.stderr
+    files = sorted((tmp_path / "probes").glob("probe_*.nii.gz"))
+    assert len(files) == 8 and "wrote 8 probe files" in written.stdout  # 4 clean, 4 marked
+    assert not any(p.name.startswith("probe") for p in private.rglob("*.nii.gz"))
+    model = load_suspect(save_scripted(CheckerDetector(), tmp_path / "m.pt"))
+    archive = tmp_path / "maps.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for file in files:  # the suspect's owner: a label map per probe file, same name
+            volume = read_volume(file)
+            image = np.asarray(volume.array, np.float64).reshape(volume.array.shape[-2:])
+            label = scores(model, image[None], file).argmax(axis=1)[0].astype(np.uint8)
+            answer = tmp_path / "m.nii.gz"
+            write_volume(volume.with_array(label.reshape(volume.array.shape)), answer)
+            handle.write(answer, file.name)
+    scored = medue("verify", "score", private, archive)
+    assert scored.returncode == 0, scored.stderr
+    assert "maps.zip: detected" in scored.stdout
+    with zipfile.ZipFile(archive) as full, zipfile.ZipFile(tmp_path / "short.zip", "w") as short:
+        for name in full.namelist()[1:]:
+            short.writestr(name, full.read(name))
+    missing = medue("verify", "score", private, tmp_path / "short.zip")
+    assert missing.returncode == 2 and "1 probe maps missing" in missing.stderr
+    assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_a_classifier_or_a_corrupt_file_gets_one_line(calibrated, capsys, tmp_path):
+    private, _ = calibrated
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a model")
+    code, _, err = in_process(capsys, "verify", private, broken)
+    assert code == 2 and "broken.pt" in err and "Traceback" not in err
+    from tests.keyed_server import Template
+
+    classifier = save_scripted(Template(np.ones((48, 48))), tmp_path / "classifier.pt")
+    code, _, err = in_process(capsys, "verify", private, classifier)
+    assert code == 2 and "a segmenter returns per-voxel class scores" in err
+    code, _, err = in_process(capsys, "verify", "references", private, broken, "--images", private)
+    assert code == 2 and "give at least 19" in err
