@@ -49,7 +49,11 @@ class RankTest:
         return self.p_value <= self.alpha
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "detected": self.detected}
+        """The fields as strict JSON values: an infinite effect (decoys that do not vary) is
+        ``None``."""
+        data = {k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                for k, v in asdict(self).items()}  # fmt: skip
+        return {**data, "detected": self.detected}
 
 
 def rank_test(key: np.ndarray, decoys: np.ndarray, alpha: float = ALPHA) -> RankTest:
