@@ -20,14 +20,20 @@ Usage (``DATA`` holds ``train/``, ``test/`` and ``test_fov/``: ``benchmarks/driv
    A suspect run keeps three models (the release-only attacker's, the early stopper's, the last);
    a ``--reference`` run (the owner's clean reference models) keeps its last model only and is
    scored once. State dicts in ``WORK/models`` (references in ``WORK/references``).
-3. ``--only verify``: the references calibrate ``medue verify`` for the release (``medue verify
-   references``), then every suspect model is verified white-box and black-box.
+3. ``--only verify``: the references calibrate ``medue verify`` for the owner's release ``d0``
+   (``medue verify references``'s function, 16 probes from ``DATA/test``, never released), then
+   every suspect model is verified white-box (``medue verify``'s function) and each
+   release-only model black-box (the probe files written, the model run on them as read from
+   disk, its label maps scored as ``medue verify score`` does); each reference model is also
+   ranked among the others (leave-one-out: the null p-values the calibration itself implies).
+   Writes ``WORK/verify.json``, ``WORK/black_box.json`` and ``WORK/qq.png``, prints the tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -35,11 +41,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from verify import clopper_pearson, qq_plot
 
+from medue.errors import InputError
 from medue.evaluate import VictimConfig, load_slices
 from medue.evaluate.patch_victim import StepSchedule, train_patch_victim
 from medue.evaluate.slices import SliceSet, pad_centred
-from medue.io import read_volume
+from medue.io import read_volume, write_volume
+from medue.verify.blackbox_segmentation import score_label_maps, write_segmentation_probes
+from medue.verify.rank import ALPHA
+from medue.verify.record import read_segmentation_record
+from medue.verify.references import (
+    Calibration,
+    calibrate,
+    read_calibration,
+    test_against_references,
+)
+from medue.verify.segmentation import model_responses
+from medue.verify.suspect import Intensity, load_suspect, scores
 
 STEPS = 1500
 
@@ -52,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", nargs="+", default=["unet"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--reference", action="store_true", help="clean reference models")
+    parser.add_argument("--probes", type=int, default=16, help="probe images (verify step)")
     parser.add_argument("--only", choices=["releases", "train", "verify"], help="one step only")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -64,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in args.seeds:
                     train_models(args, source, arch, seed)
     if args.only in (None, "verify"):
-        from verify_segmentation_score import verify_all  # noqa: PLC0415
-
         verify_all(args)
     return 0
 
@@ -152,6 +170,130 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
     }
     meta.write_text(json.dumps(info))
     log(f"{name}: {dsc} ({time.time() - started:.0f} s)")
+
+
+def verify_all(args: argparse.Namespace) -> None:
+    record = read_segmentation_record(args.work / "releases" / "d0.private")
+    calibration = _calibration(args, record)
+    rows = []
+    for meta in sorted((args.work / "models").glob("*.json")):
+        info = json.loads(meta.read_text())
+        for which in ("release_only", "early", "last"):
+            path = meta.with_suffix(f".{which}.pt")
+            model = load_suspect(path, info["arch"], Intensity())
+            result = test_against_references(
+                model_responses(model, calibration.probes, str(path)), calibration
+            )
+            rows.append(_row(info, which, result, info["dsc"][which]))
+    for i in range(calibration.count):  # leave-one-out among the references
+        others = Calibration(
+            calibration.probes,
+            np.delete(calibration.responses, i, axis=0),
+            calibration.models[:i] + calibration.models[i + 1 :],
+        )
+        result = test_against_references(calibration.responses[i], others)
+        rows.append(
+            {
+                "model": calibration.models[i]["file"],
+                "group": "null: reference, left out",
+                "attacker": "last",
+                "p": result.p_value,
+                "effect": _effect(result),
+            }
+        )
+    (args.work / "verify.json").write_text(json.dumps(rows, indent=1))
+    black = black_box(args, record, calibration)
+    summarise(rows, "white-box")
+    summarise(black, "black-box")
+    nulls = np.sort([r["p"] for r in rows if r["group"].startswith("null")])
+    qq_plot({"null models and left-out references": nulls}, args.work / "qq.png")
+    log(f"QQ plot {args.work / 'qq.png'}")
+
+
+def _calibration(args: argparse.Namespace, record) -> Calibration:
+    models = sorted((args.work / "references").glob("*.last.pt"))
+    try:
+        saved = read_calibration(record)
+        if [m["file"] for m in saved.models] == [m.name for m in models]:
+            return saved
+    except InputError:
+        pass
+    log(f"calibrating with {len(models)} reference models")
+    return calibrate(record, args.data / "test", models, "unet", Intensity(), args.probes)
+
+
+def black_box(args: argparse.Namespace, record, calibration: Calibration) -> list[dict]:
+    """Each release-only model through probe files, as ``medue verify probes`` / ``score``."""
+    folder = args.work / "probes"
+    shutil.rmtree(folder, ignore_errors=True)
+    write_segmentation_probes(record, calibration, folder, seed=0)
+    rows = []
+    for meta in sorted((args.work / "models").glob("*.json")):
+        info = json.loads(meta.read_text())
+        path = meta.with_suffix(".release_only.pt")
+        model = load_suspect(path, info["arch"], Intensity())
+        maps = args.work / "maps" / meta.stem
+        shutil.rmtree(maps, ignore_errors=True)
+        maps.mkdir(parents=True)
+        for file in sorted(folder.glob("probe_*")):
+            volume = read_volume(file)
+            image = np.asarray(volume.array, np.float64).reshape(volume.array.shape[-2:])
+            label = scores(model, image[None], file).argmax(axis=1)[0].astype(np.uint8)
+            write_volume(volume.with_array(label.reshape(volume.array.shape)), maps / file.name)
+        result = score_label_maps(record, calibration, maps)
+        rows.append(
+            {
+                **_row(info, "release_only", result, info["dsc"]["release_only"]),
+                "queries": len(list(folder.glob("probe_*"))),
+            }
+        )
+    (args.work / "black_box.json").write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def _row(info: dict, which: str, result, dsc: float) -> dict:
+    source = info["source"]
+    release, _, percent = source.partition("@")
+    group = {"clean": "null: clean model", "d1": "another release of the same method"}.get(
+        source, f"trained on {percent} % of the release" if percent else "trained"
+    )
+    return {
+        "model": f"{source}_{info['arch']}_s{info['seed']}",
+        "source": source,
+        "arch": info["arch"],
+        "seed": info["seed"],
+        "attacker": which,
+        "group": group,
+        "p": result.p_value,
+        "effect": _effect(result),
+        "dsc": dsc,
+        "response": result.tests["foreground"].key_response,
+    }
+
+
+def _effect(result) -> float | None:
+    effect = result.tests["foreground"].effect
+    return float(effect) if np.isfinite(effect) else None
+
+
+def summarise(rows: list[dict], title: str) -> None:
+    print(
+        f"\n{title}\n| group | attacker | models | p <= 0.01 | rate (95 % CI) | "
+        "median response (share of the pasted pattern) |\n|---|---|---|---|---|---|"
+    )
+    for group in sorted({r["group"] for r in rows}):
+        for attacker in ("release_only", "early", "last"):
+            chosen = [r for r in rows if r["group"] == group and r["attacker"] == attacker]
+            if not chosen:
+                continue
+            hits = sum(r["p"] <= ALPHA for r in chosen)
+            low, high = clopper_pearson(hits, len(chosen))
+            response = [r["response"] for r in chosen if "response" in r]
+            median = f"{np.median(response):+.3f}" if response else "-"
+            print(
+                f"| {group} | {attacker} | {len(chosen)} | {hits} | {hits / len(chosen):.0%} "
+                f"({low:.0%}-{high:.0%}) | {median} |"
+            )
 
 
 def _copy(model: torch.nn.Module) -> dict:
