@@ -12,8 +12,8 @@ LABELS, SEGMENT, ROI_BOX = 0, 1, 2
 CUSTOM = "Custom ε (native units)"
 DEFAULT_PRESET = "balanced"
 TORCHSCRIPT = "TorchScript (the file says)"
-VERIFY_NETWORKS = (TORCHSCRIPT, "resnet18", "densenet121")
-"""What a suspect file is: TorchScript, or a state dict of one of the server's classifiers."""
+VERIFY_NETWORKS = (TORCHSCRIPT, "unet", "segresnet", "attentionunet", "resnet18", "densenet121")
+"""What a suspect file is: TorchScript, or a state dict of one of the networks the server builds."""
 
 
 @dataclass
