@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--reference", action="store_true", help="clean reference models")
     parser.add_argument("--probes", type=int, default=16, help="probe images (verify step)")
+    parser.add_argument("--countermeasure", default="none", help="the attacker's, on the source")
+    parser.add_argument("--init", type=Path, help="fine-tune from this state dict (same network)")
     parser.add_argument("--only", choices=["releases", "train", "verify"], help="one step only")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -124,7 +126,9 @@ def training_set(args: argparse.Namespace, source: str) -> SliceSet:
 
 def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) -> None:
     folder = args.work / ("references" if args.reference else "models")
-    name = f"{source}_{arch}_s{seed}"
+    variant = "".join([f"-{args.countermeasure}" if args.countermeasure != "none" else "",
+                       "-ft" if args.init else ""])  # fmt: skip
+    name = f"{source}{variant}_{arch}_s{seed}"
     meta = folder / f"{name}.json"
     if meta.exists():
         return
@@ -147,6 +151,7 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
         schedule,
         fov,
         on_evaluation=lambda step, m: snapshots.__setitem__(step, _copy(m)),
+        initial_state=torch.load(args.init, weights_only=True) if args.init else None,
     )
     steps = run.eval_steps
     picks = {"last": STEPS}
@@ -257,6 +262,10 @@ def _row(info: dict, which: str, result, dsc: float) -> dict:
     group = {"clean": "null: clean model", "d1": "another release of the same method"}.get(
         source, f"trained on {percent} % of the release" if percent else "trained"
     )
+    if info.get("countermeasure", "none") != "none":
+        group += f", after a {info['countermeasure']} filter"
+    if info.get("init"):
+        group += ", fine-tuned from a clean model"
     return {
         "model": f"{source}_{info['arch']}_s{info['seed']}",
         "source": source,

@@ -54,6 +54,7 @@ def train_patch_victim(
     test_mask: np.ndarray | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     on_evaluation: Callable[[int, torch.nn.Module], None] | None = None,
+    initial_state: dict | None = None,
 ) -> VictimResult:
     """Train from scratch (Adam, Dice + CE) on random ``schedule.patch`` patches of ``train``.
 
@@ -62,7 +63,8 @@ def train_patch_victim(
     training images are held out for the release-only attacker. ``test_mask`` (N, H, W) bool, if
     given, limits test scoring to it. Deterministic for ``config.seed`` on one machine.
     ``on_evaluation(step, model)`` is called at every evaluation (e.g. to keep the models each
-    attacker would keep).
+    attacker would keep). ``initial_state`` (a state dict of the same network) starts from a
+    model trained elsewhere: the attacker who fine-tunes.
     """
     train, validation = hold_out(train, config.validation_fraction, config.seed)
     countermeasure = get_countermeasure(config.countermeasure)
@@ -73,6 +75,8 @@ def train_patch_victim(
     hook = countermeasure.batch_hook()
     _seed_everything(config.seed)
     model = build_network(config.architecture, config.num_classes)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     patches = torch.Generator().manual_seed(config.seed)
