@@ -138,8 +138,14 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
     ]
     fov = np.stack([pad_centred(m.squeeze(), *test.images.shape[1:]) for m in masks]).astype(int)
     config = VictimConfig(
-        architecture=arch, epochs=1, seed=seed, num_classes=2, validation_fraction=0.2
+        architecture=arch,
+        epochs=1,
+        seed=seed,
+        num_classes=2,
+        validation_fraction=0.2,
+        countermeasure=args.countermeasure,
     )
+
     every = STEPS if args.reference else 100
     schedule = StepSchedule(steps=STEPS, eval_every=every)
     snapshots: dict[int, dict] = {}
@@ -166,7 +172,10 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
     for which, step in picks.items():
         torch.save(snapshots[step], folder / f"{name}.{which}.pt")
     info = {
+        "name": name,
         "source": source,
+        "countermeasure": args.countermeasure,
+        "init": str(args.init or ""),
         "arch": arch,
         "seed": seed,
         "steps": picks,
@@ -262,6 +271,7 @@ def _row(info: dict, which: str, result, dsc: float) -> dict:
     group = {"clean": "null: clean model", "d1": "another release of the same method"}.get(
         source, f"trained on {percent} % of the release" if percent else "trained"
     )
+    group = info.get("group", group)  # models brought in from elsewhere name their group
     if info.get("countermeasure", "none") != "none":
         group += f", after a {info['countermeasure']} filter"
     if info.get("init"):
