@@ -277,7 +277,7 @@ def _row(info: dict, which: str, result, dsc: float) -> dict:
     if info.get("init"):
         group += ", fine-tuned from a clean model"
     return {
-        "model": f"{source}_{info['arch']}_s{info['seed']}",
+        "model": info.get("name", source),
         "source": source,
         "arch": info["arch"],
         "seed": info["seed"],
