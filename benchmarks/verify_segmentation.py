@@ -54,8 +54,8 @@ from medue.verify.record import read_segmentation_record
 from medue.verify.references import (
     Calibration,
     calibrate,
+    rank_against_references,
     read_calibration,
-    test_against_references,
 )
 from medue.verify.segmentation import model_responses
 from medue.verify.suspect import Intensity, load_suspect, scores
@@ -195,7 +195,7 @@ def verify_all(args: argparse.Namespace) -> None:
         for which in ("release_only", "early", "last"):
             path = meta.with_suffix(f".{which}.pt")
             model = load_suspect(path, info["arch"], Intensity())
-            result = test_against_references(
+            result = rank_against_references(
                 model_responses(model, calibration.probes, str(path)), calibration
             )
             rows.append(_row(info, which, result, info["dsc"][which]))
@@ -205,7 +205,7 @@ def verify_all(args: argparse.Namespace) -> None:
             np.delete(calibration.responses, i, axis=0),
             calibration.models[:i] + calibration.models[i + 1 :],
         )
-        result = test_against_references(calibration.responses[i], others)
+        result = rank_against_references(calibration.responses[i], others)
         rows.append(
             {
                 "model": calibration.models[i]["file"],

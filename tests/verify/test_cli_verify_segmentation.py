@@ -5,6 +5,7 @@ round trip through probe files and label maps (``tests/segmentation_suspects.py`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from medue.io import read_volume, write_volume
+from medue.keys import write_key_file
 from medue.verify.suspect import load_suspect, scores
 from tests.segmentation_suspects import (
     CheckerDetector,
@@ -27,11 +29,12 @@ from tests.verify.test_cli_verify import in_process
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory) -> tuple[Path, Path]:
-    """(private folder, work folder): a default release of 6 images, calibrated with 99 clean
-    reference models on 4 held-out images."""
+    """(private folder, work folder): a default release of 6 images (a fixed key: the same
+    amplitude steps every run), calibrated with 99 clean reference models on 4 held-out images."""
     work = tmp_path_factory.mktemp("verify_segmentation")
     data = bars_dataset(work / "data", 6, seed=0)
-    made = medue("protect", data, work / "release")
+    key = write_key_file(work / "fixed.key", hashlib.sha256(b"medue segmentation tests").digest())
+    made = medue("protect", data, work / "release", "--key-file", key)  # deterministic
     assert made.returncode == 0, made.stderr
     private = work / "release.private"
     uncalibrated = medue("verify", private, save_scripted(CheckerDetector(), work / "early.pt"))
@@ -53,7 +56,7 @@ def test_a_model_that_learned_the_pattern_is_detected_and_a_clean_one_is_not(cal
     report = json.loads((folder / "verify.json").read_text())
     assert report["detected"] and report["p_value"] == pytest.approx(0.01)
     assert report["ranked_against"] == "clean reference models"
-    assert report["classes"]["foreground"]["key_response"] > 0.3  # refs: 0
+    assert report["classes"]["foreground"]["key_response"] > 0.2  # refs: 0
     assert "reference models trained on the clean originals" in (folder / "verify.html").read_text()
     assert (folder / "responses_segmentation.png").stat().st_size > 0
     clean = medue("verify", private, save_scripted(Threshold(137.0), work / "clean.pt"))
@@ -86,6 +89,8 @@ def test_the_black_box_round_trip_detects_the_same_model(calibrated, tmp_path):
     missing = medue("verify", "score", private, tmp_path / "short.zip")
     assert missing.returncode == 2 and "1 probe maps missing" in missing.stderr
     assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    given_back = medue("verify", "score", private, tmp_path / "probes")  # the probes themselves
+    assert given_back.returncode == 2 and "an image, not a label map" in given_back.stderr
 
 
 def test_a_classifier_or_a_corrupt_file_gets_one_line(calibrated, capsys, tmp_path):
@@ -101,3 +106,7 @@ def test_a_classifier_or_a_corrupt_file_gets_one_line(calibrated, capsys, tmp_pa
     assert code == 2 and "a segmenter returns per-voxel class scores" in err
     code, _, err = in_process(capsys, "verify", "references", private, broken, "--images", private)
     assert code == 2 and "give at least 19" in err
+    refs = sorted((private.parent / "refs").glob("*.pt"))
+    code, _, err = in_process(capsys, "verify", "references", private, *refs, "--images",
+                              private.parent / "release")  # fmt: skip
+    assert code == 2 and "holds only images of the release or its originals" in err

@@ -44,6 +44,7 @@ from medue.verify.record import (
     open_record,
     read_segmentation_record,
 )
+from medue.verify.references import PROBES_SEGMENTATION
 from medue.verify.report import decision_line
 from medue.verify.suspect import CLASSIFIERS, SEGMENTERS, Intensity
 from medue.verify.test import DECOYS_WHITE_BOX
@@ -76,7 +77,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--probes",
         type=int,
         help=f"probe images used (default {PROBES_WHITE_BOX} for a model, "
-        f"{PROBES_BLACK_BOX} for probe files)",
+        f"{PROBES_BLACK_BOX} for probe files; segmentation: {PROBES_SEGMENTATION}, chosen "
+        "with the references)",
     )
     parser.add_argument("--key-file", type=Path, metavar="PATH", help="default: PRIVATE/key")
     parser.add_argument("--out", type=Path, help="report folder (default PRIVATE/verify/NAME)")
@@ -141,6 +143,8 @@ def _white_box(
 ) -> int:
     if isinstance(record, VerifyRecord):
         _need_images(args)
+    else:
+        _unused_for_segmentation(args)
     bars = PhaseBars(enabled=not args.no_progress)
     try:
         verdict = check_model(
@@ -162,6 +166,7 @@ def _white_box(
 
 def _probes(args: argparse.Namespace, record: VerifyRecord | SegmentationRecord, out: Path) -> int:
     if isinstance(record, SegmentationRecord):
+        _unused_for_segmentation(args)
         batch, _ = make_probes(record, None, out)
         print(f"wrote {batch.files} probe files into {batch.folder} (listed in probes.csv)")
         print("give that folder to the suspect's owner; get back the model's label map for each "
@@ -183,6 +188,15 @@ def _score(
 ) -> int:
     _show(check_predictions(record, predictions, args.out))
     return 0
+
+
+def _unused_for_segmentation(args: argparse.Namespace) -> None:
+    """A segmentation release is tested on the probes its references were measured on."""
+    given = [f"--{name}" for name in ("images", "probes", "decoys") if getattr(args, name)]
+    if given:
+        print(f"medue: warning: {', '.join(given)} not used: a segmentation release is tested on "
+              "the probes its reference models were measured on, against those models "
+              "(run `medue verify references` again to change them)")  # fmt: skip
 
 
 def _need_images(args: argparse.Namespace) -> None:

@@ -170,7 +170,7 @@ def verify(
 @router.post("/verify/references")
 def verify_references(
     background: BackgroundTasks,
-    models: Annotated[UploadFile, File()],
+    models: Annotated[UploadFile | None, File()] = None,
     export: Annotated[str | None, Form()] = None,
     arch: Annotated[str | None, Form()] = None,
     intensity: Annotated[str, Form()] = "uint8",
@@ -178,6 +178,8 @@ def verify_references(
     probes: Annotated[str | None, Form()] = None,
 ):
     def work():
+        if models is None:
+            raise RequestError("upload models: a zip archive of the clean reference models")
         scratch = _scratch(background)
         upload = _save(models, scratch, "references.zip")
         return VerifyService(service()).references(upload, scratch, export, arch, intensity,

@@ -197,6 +197,10 @@ def _unzipped_models(upload: Path, folder: Path) -> list[Path]:
     """The model files (``.pt``, ``.pth``, ``.ts``) of a zip archive, extracted into ``folder``."""
     if not zipfile.is_zipfile(upload):
         raise InputError(upload, "is not a zip archive of reference model files")
+    with zipfile.ZipFile(upload) as archive:  # a torch file is a zip archive itself
+        if any(n.endswith(("data.pkl", "constants.pkl")) for n in archive.namelist()):
+            raise InputError(upload, "is one model file; send the reference models as one zip "
+                             "archive of model files")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     models = []
     with zipfile.ZipFile(upload) as archive:

@@ -37,8 +37,8 @@ from medue.verify.references import (
     PROBES_SEGMENTATION,
     Calibration,
     calibrate,
+    rank_against_references,
     read_calibration,
-    test_against_references,
 )
 from medue.verify.report import write_report
 from medue.verify.segmentation import SegmentationProbes, first_probe_maps, model_responses
@@ -93,7 +93,7 @@ def check_model(
         calibration = read_calibration(record)
         probe_set = calibration.probes
         suspect = model_responses(model, probe_set, str(model_path))
-        result = test_against_references(suspect, calibration)
+        result = rank_against_references(suspect, calibration)
         result.maps.update(first_probe_maps(model, probe_set, str(model_path)))
         return _reported(record, result, probe_set, Path(model_path), out, ())
     decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
@@ -118,8 +118,17 @@ def calibrate_references(
     limit = PROBES_SEGMENTATION if probes is None else probes
     if limit < 1:
         raise InputError(None, f"probes must be at least 1, got {limit}")
+    replaced = (record.private / "verify/references/references.json").is_file()
     calibration = calibrate(record, images, models, arch, intensity, limit, progress)
     warnings = [f"probe left out: {problem}" for problem in calibration.probes.skipped]
+    if replaced:
+        warnings.append("replaced the earlier reference models and probes")
+    if calibration.unlabelled:
+        warnings.append(f"{calibration.unlabelled} probe images have no label: the pattern may "
+                        "be pasted over their own structures, which weakens the test")  # fmt: skip
+    if len(calibration.probes.ids) < FEW_PROBES:
+        warnings.append(f"{len(calibration.probes.ids)} probe images: with fewer than "
+                        f"{FEW_PROBES} the test has little power (p stays exact)")  # fmt: skip
     if calibration.count < 99:
         warnings.append(f"{calibration.count} reference models: p cannot go below "
                         f"{1 / (calibration.count + 1):.3g}, so nothing is detected at 0.01 "

@@ -26,7 +26,7 @@ from medue.io.atomic import atomic_path
 from medue.job.private import restrict
 from medue.verify.blackbox import BATCH, SHEET_FOLDER
 from medue.verify.record import SegmentationRecord
-from medue.verify.references import Calibration, test_against_references
+from medue.verify.references import Calibration, rank_against_references
 from medue.verify.segmentation import responses
 from medue.verify.test import VerifyResult
 
@@ -113,9 +113,29 @@ def score_label_maps(
             raise InputError(
                 predictions, f"{stem}: label map shaped {answer.shape}, its probe {shape}"
             )
-        foreground = answer > 0.5 if np.issubdtype(answer.dtype, np.floating) else answer > 0
+        foreground = _foreground(answer, stem, predictions)
         (marked if row["marked"] else clean)[row["probe"]] = foreground
-    return test_against_references(responses(clean, marked, probes.regions), calibration)
+    return rank_against_references(responses(clean, marked, probes.regions), calibration)
+
+
+MAX_LABELS = 16
+"""A label map with more distinct values than this is an image, not a label map."""
+
+
+def _foreground(answer: np.ndarray, stem: str, predictions: Path) -> np.ndarray:
+    """Foreground of one answer: a label map (> 0), or a probability map (> 0.5). Raises
+    ``InputError`` for an answer that is neither (e.g. the probe image itself, or logits)."""
+    if np.issubdtype(answer.dtype, np.floating) and not np.array_equal(answer, np.rint(answer)):
+        if answer.min() < 0 or answer.max() > 1:
+            raise InputError(predictions, f"{stem}: values {answer.min():.3g}..{answer.max():.3g} "
+                             "are not a label map or probabilities in [0, 1]")  # fmt: skip
+        return answer > 0.5
+    values = np.unique(answer)
+    if values.size > MAX_LABELS or values.min() < 0:
+        raise InputError(predictions, f"{stem}: {values.size} distinct values from "
+                         f"{values.min():g}: an image, not a label map (send the model's label "
+                         "maps for the probe files, not the probe files)")  # fmt: skip
+    return answer > 0
 
 
 def _read_maps(path: Path) -> dict[str, np.ndarray]:

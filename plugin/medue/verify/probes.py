@@ -52,7 +52,11 @@ def read_probes(
         raise InputError(folder, "is not a folder of clean probe images")
     cases = discover_classified(folder) if looks_classified(folder) else discover_cases(folder)
     left_out = {Path(p).resolve() for p in exclude}
+    found = len(cases)
     cases = [c for c in cases if Path(c.image).resolve() not in left_out]
+    if found and not cases:
+        raise InputError(folder, f"holds only images of the release or its originals ({found}); "
+                         "give clean images that were never released")  # fmt: skip
     if reference is not None and any(c.category == reference for c in cases):
         cases = [c for c in cases if c.category == reference]
     ids, images, skipped, sources, encoding = [], [], [], [], None

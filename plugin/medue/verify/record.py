@@ -138,7 +138,10 @@ def _opened_key(private: Path, manifest: dict, key_file: Path | None) -> tuple[b
 
 
 def _released(manifest: dict) -> frozenset[Path]:
-    return frozenset(Path(c["source"]).resolve() for c in manifest.get("cases", []))
+    """The files a release was made from and the released copies (neither is a clean probe)."""
+    cases = manifest.get("cases", [])
+    paths = [c["source"] for c in cases] + [c["output"] for c in cases if c.get("output")]
+    return frozenset(Path(p).resolve() for p in paths)
 
 
 def _amplitude(manifest: dict) -> float:

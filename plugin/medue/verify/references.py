@@ -51,6 +51,11 @@ FOLDER = "verify/references"
 MIN_REFERENCES = 19
 """Below this p cannot reach 0.05; 99 are needed for p to reach 0.01."""
 PROBES_SEGMENTATION = 16
+MIN_RESPONSE = 0.05
+"""The least share of the pasted pattern a suspect must call foreground to be detected: reference
+models that all answer 0 would otherwise rank any suspect's stray voxel first (p = 1 / (n + 1))
+— found by a new user's untrained UNet (+0.03 %). On DRIVE the references answer 0.4 % and the
+models trained on the release 18-90 % (docs/BENCHMARKS.md §17)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ class Calibration:
     probes: SegmentationProbes
     responses: np.ndarray  # (n references, N probes)
     models: tuple[dict, ...]  # per reference: file name and sha256
+
+    @property
+    def unlabelled(self) -> int:
+        return self.probes.unlabelled
 
     @property
     def count(self) -> int:
@@ -109,7 +118,8 @@ def read_calibration(record: SegmentationRecord) -> Calibration:
             record.private,
             "has no reference models yet: a segmentation release "
             "is verified against clean models; run `medue verify references "
-            "PRIVATE MODELS... --images CLEAN` first",
+            "PRIVATE MODELS... --images CLEAN` first (on the server: POST "
+            "/protect/verify/references)",
         )
     data = json.loads(table.read_text())
     encoding = read_volume(Path(data["sources"][0])).encoding
@@ -119,19 +129,14 @@ def read_calibration(record: SegmentationRecord) -> Calibration:
     return Calibration(probes, np.asarray(data["responses"], float), tuple(data["models"]))
 
 
-def test_against_references(suspect: np.ndarray, calibration: Calibration) -> VerifyResult:
+def rank_against_references(suspect: np.ndarray, calibration: Calibration) -> VerifyResult:
     """The conformal test of a suspect's (N,) responses on the calibration's probes."""
     test = rank_test(suspect, calibration.responses)
     responses = {"foreground": np.vstack([suspect[None], calibration.responses])}
-    return VerifyResult(
-        test.p_value,
-        test.alpha,
-        {"foreground": test},
-        responses,
-        len(calibration.probes.ids),
-        0.0,
-        "references",
-    )
+    probes = calibration.probes
+    amplitude = float(np.max(np.abs(probes.marked - probes.clean)))
+    return VerifyResult(test.p_value, test.alpha, {"foreground": test}, responses,
+                        len(probes.ids), amplitude, "references", MIN_RESPONSE)  # fmt: skip
 
 
 def _save(record: SegmentationRecord, calibration: Calibration) -> None:

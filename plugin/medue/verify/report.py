@@ -92,6 +92,11 @@ def decision_line(result: VerifyResult) -> str:
     p, alpha = f"{result.p_value:.3g}", result.alpha
     if result.null == "references":
         n = next(iter(result.tests.values())).decoys
+        if result.p_value <= alpha and result.below_floor:
+            share = 100 * next(iter(result.tests.values())).key_response
+            return (f"not detected: the suspect outranks the {n} clean reference models (p = {p}) "
+                    f"but calls only {share:.2f} % of the pasted pattern foreground, under the "
+                    f"{100 * result.floor:.0f} % a model that learned it shows")  # fmt: skip
         if result.detected:
             return (f"detected: the suspect answers to this release's pattern more than the {n} "
                     f"clean reference models (p = {p} <= {alpha})")  # fmt: skip

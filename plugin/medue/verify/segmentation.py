@@ -46,6 +46,7 @@ class SegmentationProbes:
     encoding: StoredEncoding
     sources: tuple[str, ...]  # each probe's clean file
     skipped: tuple[str, ...] = ()
+    unlabelled: int = 0  # probes without a label: pasted without leaving their structures out
 
     def fingerprint(self) -> str:
         """SHA-256 of the probes' values and regions: the same probes give the same hex."""
@@ -141,6 +142,7 @@ def paste_probes(
         sources.append(str(probes.sources[j]))
     if not ids:
         raise InputError(None, "no probe image had room for the release's pattern")
+    unlabelled = sum(labels[probes.ids.index(i)] is None for i in ids)
     return SegmentationProbes(
         tuple(ids),
         np.stack(clean),
@@ -149,6 +151,7 @@ def paste_probes(
         probes.encoding,
         tuple(sources),
         tuple(skipped),
+        unlabelled,
     )
 
 

@@ -109,7 +109,7 @@ def load_suspect(
         return model.eval()
     state = _state_dict(path)
     if arch is None:
-        networks = ", ".join(CLASSIFIERS)
+        networks = ", ".join(SEGMENTERS + CLASSIFIERS)
         raise InputError(path, "is a state dict, not a TorchScript model: name its network "
                          f"(arch: {networks}; --arch on the command line)")  # fmt: skip
     network = _build(arch, state, path)

@@ -39,12 +39,20 @@ class VerifyResult:
     probes: int = 0
     amplitude: float = 0.0
     null: str = "decoys"  # what the suspect is ranked against: decoy keys, or reference models
+    floor: float = 0.0  # the least response that can be detected (reference-calibrated tests)
     maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # pictures for the
     # report: a segmenter's foreground (H, W) bool on the first probe, "clean" and "marked"
 
     @property
+    def below_floor(self) -> bool:
+        """Whether every tested response is under ``floor`` (then nothing is detected)."""
+        return all(t.key_response < self.floor for t in self.tests.values())
+
+    @property
     def detected(self) -> bool:
-        return self.p_value <= self.alpha
+        """p <= alpha, and a response of at least ``floor``: requiring more than p only lowers
+        the false-positive rate, so it stays at most alpha."""
+        return self.p_value <= self.alpha and not self.below_floor
 
     def as_dict(self) -> dict:
         return {
@@ -54,6 +62,7 @@ class VerifyResult:
             "probes": self.probes,
             "mark_amplitude_native": self.amplitude,
             "ranked_against": "decoy keys" if self.null == "decoys" else "clean reference models",
+            "response_floor": self.floor,
             "classes": {name: test.as_dict() for name, test in self.tests.items()},
         }
 
