@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from verify import clopper_pearson, qq_plot
+from verify import _copy, clopper_pearson, log, qq_plot
 
 from medue.errors import InputError
 from medue.evaluate import VictimConfig, load_slices
@@ -313,14 +313,6 @@ def summarise(rows: list[dict], title: str) -> None:
                 f"| {group} | {attacker} | {len(chosen)} | {hits} | {hits / len(chosen):.0%} "
                 f"({low:.0%}-{high:.0%}) | {median} |"
             )
-
-
-def _copy(model: torch.nn.Module) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
