@@ -69,7 +69,9 @@ def test_kill_9_mid_apply_then_resume_writes_every_file_once(many_cases, tmp_pat
     record = private(out) / "cases.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and job.poll() is None:
-        if record.is_file() and len(record.read_text().splitlines()) >= 2:
+        # a case is recorded finished *ahead* of the move of its copy (write-ahead), so only
+        # once the third case is recorded are the first two copies certainly in place
+        if record.is_file() and len(record.read_text().splitlines()) >= 3:
             job.send_signal(signal.SIGKILL)
             break
         time.sleep(0.02)
