@@ -67,11 +67,7 @@ def write_probes(
 ) -> ProbeBatch:
     """Write the probe files of ``record``'s marked classes into ``out`` (new or empty, outside
     the private folder). Raises ``InputError`` when ``out`` is not usable."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise InputError(out, "exists and is not empty; give a new folder for the probes")
-    if record.private.resolve() in (out.resolve(), *out.resolve().parents):
-        raise InputError(out, "must be outside the private folder: it goes to the suspect's owner")
+    out = checked_probe_folder(record.private, out)
     keys = [record.key, *decoy_keys(record.key, decoys)]
     jobs = [(CLEAN, "", j) for j in range(len(probes.ids))]
     jobs += [(k, name, j) for name in record.marked_classes for k in range(len(keys))
@@ -108,6 +104,17 @@ def write_probes(
         tmp.write_text(json.dumps({**answers, "files": rows}, indent=1))
     restrict(record.private)
     return ProbeBatch(out, len(rows), sheet)
+
+
+def checked_probe_folder(private: Path, out: Path) -> Path:
+    """``out`` as a probe folder: new or empty, and outside the private folder ``private``.
+    Raises ``InputError`` otherwise."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(out, "exists and is not empty; give a new folder for the probes")
+    if private.resolve() in (out.resolve(), *out.resolve().parents):
+        raise InputError(out, "must be outside the private folder: it goes to the suspect's owner")
+    return out
 
 
 def score_predictions(

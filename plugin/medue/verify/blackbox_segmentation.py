@@ -24,7 +24,7 @@ from medue.errors import InputError
 from medue.io import image_extension, read_volume, strip_extension, write_volume
 from medue.io.atomic import atomic_path
 from medue.job.private import restrict
-from medue.verify.blackbox import BATCH, SHEET_FOLDER
+from medue.verify.blackbox import BATCH, SHEET_FOLDER, checked_probe_folder
 from medue.verify.record import SegmentationRecord
 from medue.verify.references import Calibration, rank_against_references
 from medue.verify.segmentation import responses
@@ -44,11 +44,7 @@ def write_segmentation_probes(
     """Write the probe files into ``out`` (new or empty, outside the private folder); returns
     the folder, the number of files and the private answer sheet. Raises ``InputError`` when
     ``out`` is not usable."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise InputError(out, "exists and is not empty; give a new folder for the probes")
-    if record.private.resolve() in (out.resolve(), *out.resolve().parents):
-        raise InputError(out, "must be outside the private folder: it goes to the suspect's owner")
+    out = checked_probe_folder(record.private, out)
     probes = calibration.probes
     jobs = [(j, marked) for j in range(len(probes.ids)) for marked in (False, True)]
     order = np.random.default_rng(seed).permutation(len(jobs))
