@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         help="train only on these (clean, k0, k1, ..., or k0@25: 25 %% of k0, clean originals "
         "for the rest; default clean and every release)",
     )
+    parser.add_argument("--countermeasure", default="none", help="the attacker's, on the source")
+    parser.add_argument("--init", type=Path, help="fine-tune from this state dict (same network)")
     parser.add_argument(
         "--black-box-keys", type=int, default=4, help="fresh null keys in the black-box step"
     )
@@ -123,7 +125,9 @@ def make_release(args: argparse.Namespace, index: int) -> Path:
 
 
 def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) -> None:
-    name = f"{source}_{arch}_s{seed}"
+    variant = "".join([f"-{args.countermeasure}" if args.countermeasure != "none" else "",
+                       "-ft" if args.init else ""])  # fmt: skip
+    name = f"{source}{variant}_{arch}_s{seed}"
     meta = args.work / "models" / f"{name}.json"
     if meta.exists():
         return
@@ -138,7 +142,9 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
         seed,
         args.epochs,
         validation_fraction=0.2,
+        countermeasure=args.countermeasure,
         on_epoch=lambda e, m: snapshots.__setitem__(e, _copy(m)),
+        initial_state=torch.load(args.init, weights_only=True) if args.init else None,
     )
     picks = {"release_only": run.release_only_epoch, "early": run.best_epoch, "last": args.epochs}
     meta.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +159,8 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
         json.dumps(
             {
                 "source": source,
+                "countermeasure": args.countermeasure,
+                "init": str(args.init or ""),
                 "arch": arch,
                 "seed": seed,
                 "epochs": picks,
@@ -202,7 +210,7 @@ def verify_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
                     continue
                 result = verify_classifier(model, record, probes, str(model_path), args.decoys)
                 test = next(iter(result.tests.values()))
-                group = _group(info["source"], key_name)
+                group = _group(info, key_name)
                 done.append(
                     {
                         "model": model_path.name,
@@ -261,7 +269,7 @@ def black_box_all(args: argparse.Namespace, releases: list[Path]) -> list[dict]:
                     "seed": info["seed"],
                     "attacker": "release_only",
                     "key": key_name,
-                    "group": _group(info["source"], key_name),
+                    "group": _group(info, key_name),
                     "p": result.p_value,
                     "effect": next(iter(result.tests.values())).effect,
                     "queries": len(list(folder.glob("probe_*"))),
@@ -286,10 +294,14 @@ def _predict(model: torch.nn.Module, folder: Path, out: Path, classes: tuple[str
     out.write_text("\n".join(lines) + "\n")
 
 
-def _group(source: str, key_name: str) -> str:
+def _group(info: dict, key_name: str) -> str:
+    source = info["source"]
     release, _, percent = source.partition("@")
     if key_name == release:
-        return f"trained on {percent} % of the release" if percent else "trained"
+        group = f"trained on {percent} % of the release" if percent else "trained"
+        if info.get("countermeasure", "none") != "none":
+            group += f", after {info['countermeasure']}"
+        return group + (", fine-tuned" if info.get("init") else "")
     if source == "clean":
         return "null: clean model"
     return "null: fresh key" if "fresh" in key_name else "null: other key"

@@ -293,3 +293,23 @@ def test_each_attacker_keeps_its_own_epoch(task, monkeypatch) -> None:
     assert run.release_only_balanced_accuracy == run.balanced_accuracy_per_epoch[2]
     assert run.final_accuracy == pytest.approx(6 / 9)  # the last model
     assert np.argmax(run.validation_balanced_accuracy_per_epoch) == 2
+
+
+def test_fine_tuning_starts_from_the_given_weights(task) -> None:
+    """The attacker who fine-tunes: with a zero learning rate, training leaves the given state
+    exactly as it was (and a model from scratch differs from it)."""
+    train, test = task[0][:18], task[1][:6]
+    start = build_classifier("resnet18", 2, 3).state_dict()
+    start = {name: value + 0.01 if value.is_floating_point() else value
+             for name, value in start.items()}  # fmt: skip
+    kept: dict[int, dict] = {}
+
+    def keep(epoch: int, model: torch.nn.Module) -> None:
+        kept[epoch] = {n: v.clone() for n, v in model.state_dict().items()}
+
+    train_victim(train, test, "resnet18", 0, 1, batch_size=8, lr=0.0, on_epoch=keep,
+                 initial_state=start)  # fmt: skip
+    weights = [n for n, v in start.items() if n.endswith("weight") and v.dim() > 1]
+    assert all(torch.equal(kept[1][n], start[n]) for n in weights)
+    train_victim(train, test, "resnet18", 0, 1, batch_size=8, lr=0.0, on_epoch=keep)
+    assert not torch.equal(kept[1][weights[0]], start[weights[0]])

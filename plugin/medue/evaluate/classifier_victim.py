@@ -145,6 +145,7 @@ def train_victim(
     progress: Callable[[int, int, float], None] | None = None,
     validation_fraction: float = 0.0,
     on_epoch: Callable[[int, torch.nn.Module], None] | None = None,
+    initial_state: dict | None = None,
 ) -> VictimRun:
     """Train ``arch`` from scratch on ``train`` (Adam, cross-entropy), score on ``test`` each epoch.
 
@@ -160,6 +161,8 @@ def train_victim(
     joins the one before it (BatchNorm cannot train on a single image at 1x1 resolution).
     ``progress(epoch, epochs, accuracy)`` is called after each epoch (1-based), and
     ``on_epoch(epoch, model)`` too (e.g. to keep the models each attacker would keep).
+    ``initial_state`` (a state dict of the same network and classes) starts from a model trained
+    elsewhere: the attacker who fine-tunes.
     """
     num_classes = _check(train, test, arch, epochs, spatial_dims, num_classes)
     cm = _countermeasure(countermeasure, spatial_dims)
@@ -175,6 +178,8 @@ def train_victim(
     hook = _classification_hook(cm)
     _seed_everything(seed)
     model = build_classifier(arch, spatial_dims, num_classes)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     inputs, targets = torch.from_numpy(train_images)[:, None], torch.from_numpy(train_labels)

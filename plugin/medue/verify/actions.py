@@ -17,7 +17,6 @@ folder is given, so two suspects of one name never overwrite each other's eviden
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from medue.verify.references import (
 )
 from medue.verify.report import write_report
 from medue.verify.segmentation import SegmentationProbes, first_probe_maps, model_responses
-from medue.verify.suspect import Intensity, load_suspect
+from medue.verify.suspect import Intensity, load_suspect, model_sha256
 from medue.verify.test import DECOYS_WHITE_BOX, VerifyResult, verify_classifier
 
 PROBES_WHITE_BOX = 64
@@ -205,19 +204,7 @@ def _reported(
     out: Path | None,
     warnings: tuple[str, ...],
 ) -> Verdict:
-    digest = _sha256(suspect)
+    digest = model_sha256(suspect)
     folder = out or record.private / "verify" / f"{suspect.stem}-{digest[:8]}"
     json_path, html_path = write_report(result, record, probes, suspect.name, folder, digest)
     return Verdict(result, suspect.name, digest, json_path, html_path, warnings)
-
-
-def _sha256(path: Path) -> str:
-    """Of a file, or of a folder's files (names and bytes, in name order)."""
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
-            digest.update(file.read_bytes())
-    else:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()

@@ -21,6 +21,7 @@ import csv
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def score_predictions(
     a file that is not one, or has no usable columns. Also returns the first clean probe (for
     the report's picture)."""
     table = _read_predictions(predictions)
-    sheet = sheet or _sheet_of(record.private, table, predictions)
+    sheet = sheet or answer_sheet(record.private, table, predictions)
     answers = json.loads(sheet.read_text())
     files = {row["file"] for row in answers["files"]}
     missing, extra = sorted(files - set(table)), sorted(set(table) - files)
@@ -161,9 +162,11 @@ def score_predictions(
     return result, ProbeSet(("probe",), image[None], first.encoding, (), (first.source,))
 
 
-def _sheet_of(private: Path, table: dict, predictions: Path) -> Path:
-    """The answer sheet of the batch the predictions' file names come from."""
-    batches = {found.group(1) for name in table if (found := BATCH.match(name))}
+def answer_sheet(private: Path, names: Iterable[str], predictions: Path) -> Path:
+    """The answer sheet (in the private record ``private``) of the one probe batch that the
+    predictions' file ``names`` come from. Raises ``InputError`` naming ``predictions`` when they
+    name no probe file, mix batches, or answer a batch this record did not write."""
+    batches = {found.group(1) for name in names if (found := BATCH.match(name))}
     if not batches:
         raise InputError(predictions, "names no probe file (probe_<batch>_<n>...); answer the "
                          "files that `medue verify probes` wrote")  # fmt: skip

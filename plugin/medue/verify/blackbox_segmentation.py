@@ -24,7 +24,7 @@ from medue.errors import InputError
 from medue.io import image_extension, read_volume, strip_extension, write_volume
 from medue.io.atomic import atomic_path
 from medue.job.private import restrict
-from medue.verify.blackbox import BATCH, SHEET_FOLDER, checked_probe_folder
+from medue.verify.blackbox import SHEET_FOLDER, answer_sheet, checked_probe_folder
 from medue.verify.record import SegmentationRecord
 from medue.verify.references import Calibration, rank_against_references
 from medue.verify.segmentation import responses
@@ -88,7 +88,7 @@ def score_label_maps(
     ``InputError`` naming it when a probe's map is missing, a file is not a probe's, a map's
     shape differs from its probe's, or it answers a batch this record did not write."""
     maps = _read_maps(Path(predictions))
-    sheet = _sheet(record, maps, predictions)
+    sheet = answer_sheet(record.private, maps, predictions)
     rows = json.loads(sheet.read_text())["files"]
     wanted = {strip_extension(r["file"]): r for r in rows}
     missing, extra = sorted(set(wanted) - set(maps)), sorted(set(maps) - set(wanted))
@@ -156,22 +156,6 @@ def _read_maps(path: Path) -> dict[str, np.ndarray]:
 def _squeezed(path: Path) -> np.ndarray:
     array = np.asarray(read_volume(path).array)
     return array.reshape(array.shape[-2:]) if array.size == np.prod(array.shape[-2:]) else array
-
-
-def _sheet(record: SegmentationRecord, maps: dict, predictions: Path) -> Path:
-    batches = {found.group(1) for name in maps if (found := BATCH.match(name))}
-    if len(batches) != 1:
-        what = "names no probe file" if not batches else f"mixes {len(batches)} probe batches"
-        raise InputError(
-            predictions, f"{what}; send the label maps of one probe batch, named as the probe files"
-        )
-    sheet = record.private / SHEET_FOLDER / f"{batches.pop()}.json"
-    if not sheet.is_file():
-        raise InputError(
-            predictions,
-            f"answers probe batch {sheet.stem}, which this release's private record did not write",
-        )
-    return sheet
 
 
 def _file(row: dict) -> str:

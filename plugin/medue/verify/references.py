@@ -24,7 +24,6 @@ model's file, sha256 and per-probe responses, and the probes' fingerprint).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from medue.verify.segmentation import (
     read_segmentation_probes,
     release_changes,
 )
-from medue.verify.suspect import Intensity, load_suspect
+from medue.verify.suspect import Intensity, load_suspect, model_sha256
 from medue.verify.test import VerifyResult
 
 FOLDER = "verify/references"
@@ -100,7 +99,7 @@ def calibrate(
     for done, path in enumerate(models, start=1):
         model = load_suspect(Path(path), arch, intensity or Intensity())
         rows.append(model_responses(model, probe_set, str(path)))
-        named.append({"file": Path(path).name, "sha256": _sha256(Path(path))})
+        named.append({"file": Path(path).name, "sha256": model_sha256(Path(path))})
         if progress is not None:
             progress(done, len(models))
     calibration = Calibration(probe_set, np.stack(rows), tuple(named))
@@ -155,7 +154,3 @@ def _save(record: SegmentationRecord, calibration: Calibration) -> None:
     with atomic_path(folder / "references.json") as tmp:
         tmp.write_text(json.dumps(data, indent=1))
     restrict(record.private)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

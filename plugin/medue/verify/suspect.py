@@ -16,6 +16,7 @@ A suspect is only ever run forward, in evaluation mode, without gradients, on th
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,3 +205,16 @@ def _cause(error: Exception) -> str:
     if "TorchScript interpreter" in lines[0] and len(lines) > 1:
         return lines[-1][:200]
     return lines[0][:200]
+
+
+def model_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a model file, or of a folder's files (names and bytes, in name order):
+    what a report quotes so a third party can tell which model was tested."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes())
+    else:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
