@@ -110,3 +110,20 @@ def test_a_classifier_or_a_corrupt_file_gets_one_line(calibrated, capsys, tmp_pa
     code, _, err = in_process(capsys, "verify", "references", private, *refs, "--images",
                               private.parent / "release")  # fmt: skip
     assert code == 2 and "holds only images of the release or its originals" in err
+
+
+def test_a_monai_bundle_is_verified_through_its_own_preprocessing(calibrated, capsys, tmp_path):
+    """A bundle folder whose config doubles the stored units before its network (the detector):
+    ``medue verify`` runs the bundle's pre-processing and finds the pattern."""
+    from tests.verify.test_bundle import write_bundle
+
+    private, _ = calibrated
+    double = {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": 0, "a_max": 100,
+              "b_min": 0.0, "b_max": 200.0}  # fmt: skip
+    detector = {"_target_": "tests.segmentation_suspects.CheckerDetector"}
+    bundle = write_bundle(tmp_path / "suspect_bundle", detector, [double])
+    code, out, err = in_process(capsys, "verify", private, bundle)
+    assert code == 0, err
+    assert "suspect_bundle: detected" in out
+    (folder,) = (private / "verify").glob("suspect_bundle-*")
+    assert json.loads((folder / "verify.json").read_text())["detected"]

@@ -8,7 +8,8 @@
                                                  segmentation: measure clean reference models
 
 PRIVATE is the protect run's private folder. MODEL is a TorchScript model taking images in their
-stored units, or a state dict with ``--arch`` (and ``--intensity``). CLEAN is a folder of clean
+stored units, a MONAI bundle folder (its own network, weights and pre-processing), or a state
+dict with ``--arch`` (and ``--intensity``). CLEAN is a folder of clean
 images the suspect never saw (not released). A classification release (``--method
 pattern-presence-keyed``): the suspect's answer to the key's mark is ranked against its answers
 to decoy keys, on CLEAN's images of the reference class when it has them. A segmentation release
@@ -38,6 +39,7 @@ from medue.verify.actions import (
     make_probes,
 )
 from medue.verify.blackbox import DECOYS_BLACK_BOX, PROBES_BLACK_BOX
+from medue.verify.bundle import is_bundle
 from medue.verify.record import (
     SegmentationRecord,
     VerifyRecord,
@@ -128,10 +130,11 @@ def _references(args: argparse.Namespace, record: SegmentationRecord, models: li
 
 
 def _model_files(words: list[str]) -> list[Path]:
-    """The model files named, a folder standing for its ``.pt``/``.ts``/``.pth`` files."""
+    """The models named: files, MONAI bundle folders, or a folder standing for its
+    ``.pt``/``.ts``/``.pth`` files."""
     files: list[Path] = []
     for word in map(Path, words):
-        if word.is_dir():
+        if word.is_dir() and not is_bundle(word):
             files += sorted(p for p in word.iterdir() if p.suffix in (".pt", ".ts", ".pth"))
         else:
             files.append(word)

@@ -1,6 +1,6 @@
 """The suspect model, loaded so that it takes images in their stored units.
 
-Three forms are read (``load_suspect``):
+Four forms are read (``load_suspect``):
 
 - a TorchScript file (``torch.jit.save``): it takes images in stored units, shaped (N, 1, H, W)
   or (N, 1, D, H, W), and returns per-voxel class scores (N, C, ...) for segmentation or
@@ -9,6 +9,8 @@ Three forms are read (``load_suspect``):
   MedUE's victims are (``medue.evaluate.victim.build_network``: UNet, SegResNet, AttentionUnet;
   ``medue.networks.classifier``: ResNet-18, DenseNet-121), with the intensity mapping that turns
   stored units into its inputs (``Intensity``);
+- a MONAI bundle folder, with its own network, weights and pre-processing from its config
+  (``medue.verify.bundle``);
 - anything else is refused with one line naming the file.
 
 A suspect is only ever run forward, in evaluation mode, without gradients, on the CPU.
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from medue.errors import InputError
+from medue.verify.bundle import is_bundle, load_bundle
 
 SEGMENTERS = ("unet", "segresnet", "attentionunet")
 CLASSIFIERS = ("resnet18", "densenet121")
@@ -91,13 +94,16 @@ class _Mapped(torch.nn.Module):
 def load_suspect(
     path: Path, arch: str | None = None, intensity: Intensity | None = None
 ) -> torch.nn.Module:
-    """The suspect in ``path``, in evaluation mode: a TorchScript model as it is, or a state dict
+    """The suspect in ``path``, in evaluation mode: a TorchScript model as it is, a MONAI bundle
+    folder with its own pre-processing (``arch`` and ``intensity`` unused), or a state dict
     of ``arch`` (one of ``SEGMENTERS`` + ``CLASSIFIERS``, two output classes for a classifier
     unless the state dict says otherwise) behind ``intensity`` (default ``uint8``).
 
     Raises ``InputError`` naming the file when it is missing, is neither form, or does not fit
     ``arch``."""
     path = Path(path)
+    if is_bundle(path):
+        return load_bundle(path)
     if not path.is_file():
         raise InputError(path, "model file does not exist")
     try:
