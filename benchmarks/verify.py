@@ -307,8 +307,10 @@ def _group(info: dict, key_name: str) -> str:
     return "null: fresh key" if "fresh" in key_name else "null: other key"
 
 
-def summarise(rows: list[dict], work: Path, figure: str = "qq.png") -> None:
-    print("| group | attacker | models x keys | p <= 0.01 | rate (95 % CI) | median effect |")
+def rate_table(rows: list[dict], value: str = "effect", label: str = "median effect") -> None:
+    """One line per group and attacker: how many rows, how many at p <= 0.01, the rate with its
+    Clopper-Pearson 95 % interval, and the median of ``value`` (rows without it are skipped)."""
+    print(f"| group | attacker | models x keys | p <= 0.01 | rate (95 % CI) | {label} |")
     print("|---|---|---|---|---|---|")
     for group in sorted({r["group"] for r in rows}):
         for attacker in ("release_only", "early", "last"):
@@ -317,11 +319,16 @@ def summarise(rows: list[dict], work: Path, figure: str = "qq.png") -> None:
                 continue
             hits = sum(r["p"] <= ALPHA for r in chosen)
             low, high = clopper_pearson(hits, len(chosen))
-            effect = np.median([r["effect"] for r in chosen])
+            values = [r[value] for r in chosen if r.get(value) is not None]
+            median = f"{np.median(values):+.3g}" if values else "-"
             print(
                 f"| {group} | {attacker} | {len(chosen)} | {hits} | {hits / len(chosen):.1%} "
-                f"({low:.1%}-{high:.1%}) | {effect:+.1f} |"
+                f"({low:.1%}-{high:.1%}) | {median} |"
             )
+
+
+def summarise(rows: list[dict], work: Path, figure: str = "qq.png") -> None:
+    rate_table(rows)
     nulls = np.sort([r["p"] for r in rows if r["group"].startswith("null")])
     # one key per fresh draw: the pairs are independent; "other key" pairs share one key pair
     independent = ("null: fresh key", "null: clean model")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from verify import _copy, clopper_pearson, log, qq_plot
+from verify import _copy, log, qq_plot, rate_table
 
 from medue.errors import InputError
 from medue.evaluate import VictimConfig, load_slices
@@ -49,7 +49,6 @@ from medue.evaluate.patch_victim import StepSchedule, train_patch_victim
 from medue.evaluate.slices import SliceSet, pad_centred
 from medue.io import read_volume, write_volume
 from medue.verify.blackbox_segmentation import score_label_maps, write_segmentation_probes
-from medue.verify.rank import ALPHA
 from medue.verify.record import read_segmentation_record
 from medue.verify.references import (
     Calibration,
@@ -217,8 +216,9 @@ def verify_all(args: argparse.Namespace) -> None:
         )
     (args.work / "verify.json").write_text(json.dumps(rows, indent=1))
     black = black_box(args, record, calibration)
-    summarise(rows, "white-box")
-    summarise(black, "black-box")
+    for title, table in (("white-box", rows), ("black-box", black)):
+        print(f"\n{title}")
+        rate_table(table, "response", "median response (share of the pasted pattern)")
     nulls = np.sort([r["p"] for r in rows if r["group"].startswith("null")])
     qq_plot({"null models and left-out references": nulls}, args.work / "qq.png")
     log(f"QQ plot {args.work / 'qq.png'}")
@@ -293,26 +293,6 @@ def _row(info: dict, which: str, result, dsc: float) -> dict:
 def _effect(result) -> float | None:
     effect = result.tests["foreground"].effect
     return float(effect) if np.isfinite(effect) else None
-
-
-def summarise(rows: list[dict], title: str) -> None:
-    print(
-        f"\n{title}\n| group | attacker | models | p <= 0.01 | rate (95 % CI) | "
-        "median response (share of the pasted pattern) |\n|---|---|---|---|---|---|"
-    )
-    for group in sorted({r["group"] for r in rows}):
-        for attacker in ("release_only", "early", "last"):
-            chosen = [r for r in rows if r["group"] == group and r["attacker"] == attacker]
-            if not chosen:
-                continue
-            hits = sum(r["p"] <= ALPHA for r in chosen)
-            low, high = clopper_pearson(hits, len(chosen))
-            response = [r["response"] for r in chosen if "response" in r]
-            median = f"{np.median(response):+.3f}" if response else "-"
-            print(
-                f"| {group} | {attacker} | {len(chosen)} | {hits} | {hits / len(chosen):.0%} "
-                f"({low:.0%}-{high:.0%}) | {median} |"
-            )
 
 
 if __name__ == "__main__":
