@@ -87,3 +87,34 @@ def test_ctrl_c_leaves_no_partial_output(two_cases: Path, tmp_path):
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not list(output.rglob(f"{TMP_PREFIX}*")) if output.exists() else True
     assert not list(output.rglob("*.nii.gz")) if output.exists() else True
+
+
+def test_a_decathlon_folder_is_a_segmentation_dataset_not_two_classes(tmp_path):
+    """imagesTr/ + labelsTr/ are the images and their label maps: the default release changes
+    the images on their structures and copies the label maps as they are."""
+    from tests.segmentation_suspects import bars_dataset
+
+    pairs = bars_dataset(tmp_path / "pairs", 3, seed=0)
+    data = tmp_path / "decathlon"
+    (data / "imagesTr").mkdir(parents=True)
+    (data / "labelsTr").mkdir()
+    for image in sorted(pairs.glob("*_image.nii.gz")):
+        case = image.name.removesuffix("_image.nii.gz")
+        (data / "imagesTr" / f"{case}_0000.nii.gz").write_bytes(image.read_bytes())
+        (data / "labelsTr" / f"{case}.nii.gz").write_bytes(
+            (pairs / f"{case}_label.nii.gz").read_bytes()
+        )
+    result = medue("protect", data, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "protected 3 images" in result.stdout
+    manifest = json.loads((private(tmp_path / "out") / "manifest.json").read_text())
+    assert manifest["method"]["method"] == "pattern-checker"  # the segmentation default
+    import nibabel as nib
+
+    for case in ("c00", "c01", "c02"):
+        label = (data / "labelsTr" / f"{case}.nii.gz").read_bytes()
+        assert (tmp_path / "out/labelsTr" / f"{case}.nii.gz").read_bytes() == label
+        before = nib.load(data / "imagesTr" / f"{case}_0000.nii.gz").get_fdata()
+        after = nib.load(tmp_path / "out/imagesTr" / f"{case}_0000.nii.gz").get_fdata()
+        roi = nib.load(data / "labelsTr" / f"{case}.nii.gz").get_fdata() > 0
+        assert (after != before)[roi].any() and not (after != before)[~roi].any()

@@ -309,13 +309,18 @@ def _refuse_shared_ids(entries: list[_Entry]) -> list[Case]:
     return cases
 
 
+SEGMENTATION_FOLDERS = ("labels", "imagesTr", "labelsTr", "imagesTs", "labelsTs")
+
+
 def looks_classified(folder: str | Path) -> bool:
     """Whether ``folder`` looks like a classification dataset: a CSV at its top, or at least two
-    sub-folders (other than ``labels``) each holding image files (one per class)."""
+    sub-folders each holding image files (one per class). A segmentation layout never does:
+    MONAI Label's ``labels/`` and nnU-Net / Decathlon's ``imagesTr/`` + ``labelsTr/`` (with
+    ``imagesTs/``, ``labelsTs/``) are not classes."""
     folder = Path(folder)
-    if not folder.is_dir():
+    if not folder.is_dir() or (folder / "imagesTr").is_dir():
         return False
     if any(p.suffix.lower() == ".csv" for p in folder.iterdir()):
         return True
-    subs = [p for p in folder.iterdir() if p.is_dir() and p.name != "labels"]
+    subs = [p for p in folder.iterdir() if p.is_dir() and p.name not in SEGMENTATION_FOLDERS]
     return len(subs) >= 2 and all(any(image_extension(f) for f in p.iterdir()) for p in subs)
