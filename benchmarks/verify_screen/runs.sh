@@ -29,3 +29,7 @@ $P seg_probe.py plA_s0 $KA plaid 4 0; $P seg_probe.py dtA_s0 $KA detuned 5 0
 $P seg_forward.py t4A; $P seg_forward.py ct4A; $P seg_forward.py t4B
 $P seg_score.py t4A tile4; $P seg_score.py plA plaid; $P seg_score.py dtA detuned
 # keyed membership (no split learned): python seg_membership.py d0_unet_s0 d0_unet_s1 clean_unet_s0 d1_unet_s0
+# 2026-12-07: a keyed sequence on a Nyquist carrier (x), amplitude 3 (as checker3)
+SCREEN_OUT=/tmp/vseg; export SCREEN_OUT
+$P seg_probe.py nqA_s0 $KA nyqseq 3 0; $P seg_probe.py nqB_s0 $KB nyqseq 3 0
+$P seg_score.py nqA nyqseq; $P seg_score.py nqB nyqseq

@@ -28,8 +28,18 @@ def detuned(key: bytes, shape) -> np.ndarray:
     y, x = np.mgrid[: shape[0], : shape[1]]
     return np.cos(2 * np.pi * fx * x) * np.cos(2 * np.pi * fy * y)
 
+def nyqseq(key: bytes, shape) -> np.ndarray:
+    """(-1)^x * s(y mod 16), s a keyed +-1 sequence: Nyquist along x (away from anatomy, as the
+    checkerboard), keyed along y; ~1,000 keys up to the shifts, flips and sign a victim sees."""
+    seed = np.random.SeedSequence(int.from_bytes(hmac.new(key, b"pattern/nyqseq", hashlib.sha256).digest(), "big"))
+    s = np.random.default_rng(seed).choice([-1.0, 1.0], size=16)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return np.where(x % 2 == 0, 1.0, -1.0) * s[y % 16]
+
 def field(key: bytes, family: str, shape) -> np.ndarray:
     """The keyed part of a family, +-1, over shape (tiled from the origin)."""
+    if family == "nyqseq":
+        return nyqseq(key, shape)
     if family == "detuned":
         return detuned(key, shape)
     if family == "plaid":
