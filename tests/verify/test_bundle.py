@@ -50,9 +50,11 @@ def test_scores_on_a_grid_the_preprocessing_changed_come_back_on_the_images_grid
     bundle = write_bundle(tmp_path / "b", THRESHOLD, [SCALE, resize])
     images = np.zeros((1, 24, 20))
     images[0, :, 10:] = 200.0
-    out = scores(load_suspect(bundle), images, bundle)
+    model = load_suspect(bundle)
+    out = scores(model, images, bundle)
     assert out.shape == (1, 2, 24, 20)
     assert (out[0].argmax(axis=0)[:, :9] == 0).all() and (out[0].argmax(axis=0)[:, 11:] == 1).all()
+    assert model.resampled == {"24 x 20": "12 x 10"}  # what the report warns about
 
 
 def test_weights_come_from_model_pt(tmp_path):
@@ -94,3 +96,4 @@ def test_a_broken_bundle_gets_one_line_naming_it(tmp_path, breakage, message):
     with pytest.raises(InputError) as raised:
         load_suspect(bundle)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert not str(raised.value).endswith(":")  # says what differs, not only that it does

@@ -127,3 +127,12 @@ def test_a_monai_bundle_is_verified_through_its_own_preprocessing(calibrated, ca
     assert "suspect_bundle: detected" in out
     (folder,) = (private / "verify").glob("suspect_bundle-*")
     assert json.loads((folder / "verify.json").read_text())["detected"]
+    assert "warning" not in out
+
+
+def test_a_suspect_that_is_one_of_the_references_is_named(calibrated, capsys):
+    private, work = calibrated
+    reference = sorted((work / "refs").glob("*.pt"))[3]
+    code, out, err = in_process(capsys, "verify", private, reference, "--out", work / "self")
+    assert code == 0, err
+    assert f"the suspect is one of the reference models ({reference.name})" in out

@@ -94,12 +94,34 @@ def check_model(
         suspect = model_responses(model, probe_set, str(model_path))
         result = rank_against_references(suspect, calibration)
         result.maps.update(first_probe_maps(model, probe_set, str(model_path)))
-        return _reported(record, result, probe_set, Path(model_path), out, ())
+        warnings = (*_among_references(model_path, calibration), *_resampled(model))
+        return _reported(record, result, probe_set, Path(model_path), out, warnings)
     decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
     limit = PROBES_WHITE_BOX if probes is None else probes
     probe_set, warnings = probe_images(record, images, limit)
     result = verify_classifier(model, record, probe_set, str(model_path), decoys, progress)
+    warnings = (*warnings, *_resampled(model))
     return _reported(record, result, probe_set, Path(model_path), out, warnings)
+
+
+def _among_references(model_path: Path, calibration: Calibration) -> tuple[str, ...]:
+    digest = model_sha256(Path(model_path))
+    same = [m["file"] for m in calibration.models if m.get("sha256") == digest]
+    if not same:
+        return ()
+    return (f"the suspect is one of the reference models ({same[0]}): it is ranked against "
+            "itself, so its p-value means nothing; calibrate without it",)  # fmt: skip
+
+
+def _resampled(model: object) -> tuple[str, ...]:
+    """A bundle whose pre-processing resampled the images (``medue.verify.bundle``)."""
+    grids = getattr(model, "resampled", None)
+    if not grids:
+        return ()
+    (before, after), *_ = grids.items()
+    return (f"the bundle's pre-processing resamples {before} images to {after}: a one-voxel "
+            "pattern is blurred on the way in, so the test has less power for this model "
+            "(a 'not detected' here is weaker evidence)",)  # fmt: skip
 
 
 def calibrate_references(

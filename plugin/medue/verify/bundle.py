@@ -67,9 +67,13 @@ class _Bundle(torch.nn.Module):
     def __init__(self, network: torch.nn.Module, transforms: list, inferer: object) -> None:
         super().__init__()
         self.network, self.transforms, self.inferer = network, transforms, inferer
+        self.resampled: dict[str, str] = {}  # image grid -> network grid, when they differ
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         inputs = torch.stack([self._prepare(image) for image in images])
+        if inputs.shape[2:] != images.shape[2:]:
+            grid = " x ".join(map(str, images.shape[2:]))
+            self.resampled[grid] = " x ".join(map(str, inputs.shape[2:]))
         out = self.inferer(inputs, self.network) if self.inferer else self.network(inputs)
         if isinstance(out, (tuple, list)):
             out = out[0]
@@ -110,7 +114,9 @@ def _network(path: Path, parser) -> torch.nn.Module:
     try:
         network.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as error:
-        raise InputError(weights, f"does not fit network_def: {_first_line(error)}") from None
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = next((line for line in lines if not line.endswith(":")), "its tensors differ")
+        raise InputError(weights, f"does not fit network_def: {detail[:200]}") from None
     return network
 
 
