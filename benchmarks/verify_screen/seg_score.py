@@ -3,7 +3,7 @@ import os
 import sys, json, glob
 import numpy as np, torch
 sys.path.insert(0, os.path.dirname(__file__))
-from seg_forward import crops, decoys, field, build_network, percentile_window
+from seg_forward import OUT, crops, decoys, field, build_network, percentile_window
 torch.set_num_threads(1)
 
 def grad(model, data, size=256, where="bg"):
