@@ -136,3 +136,17 @@ def test_a_suspect_that_is_one_of_the_references_is_named(calibrated, capsys):
     code, out, err = in_process(capsys, "verify", private, reference, "--out", work / "self")
     assert code == 0, err
     assert f"the suspect is one of the reference models ({reference.name})" in out
+
+
+def test_recalibrating_says_what_it_replaced(calibrated, capsys, tmp_path):
+    import shutil
+
+    private, work = calibrated
+    copy = tmp_path / "release.private"
+    shutil.copytree(private, copy)
+    refs = sorted((work / "refs").glob("*.pt"))[:19]
+    held = work / "held_out"
+    code, out, err = in_process(capsys, "verify", "references", copy, *refs, "--images", held)
+    assert code == 0, err
+    assert ("replaced the earlier calibration (99 reference models on 4 probes) with this one "
+            "(19 reference models on 4 probes)") in out  # fmt: skip

@@ -124,6 +124,20 @@ def _resampled(model: object) -> tuple[str, ...]:
             "(a 'not detected' here is weaker evidence)",)  # fmt: skip
 
 
+def _earlier_calibration(record: SegmentationRecord) -> str:
+    """The size of the calibration already saved ("" if none), before it is replaced."""
+    if not (record.private / "verify/references/references.json").is_file():
+        return ""
+    try:
+        return _size(read_calibration(record))
+    except InputError:
+        return "unreadable"
+
+
+def _size(calibration: Calibration) -> str:
+    return f"{calibration.count} reference models on {len(calibration.probes.ids)} probes"
+
+
 def calibrate_references(
     record: SegmentationRecord,
     images: Path,
@@ -139,11 +153,12 @@ def calibrate_references(
     limit = PROBES_SEGMENTATION if probes is None else probes
     if limit < 1:
         raise InputError(None, f"probes must be at least 1, got {limit}")
-    replaced = (record.private / "verify/references/references.json").is_file()
+    earlier = _earlier_calibration(record)
     calibration = calibrate(record, images, models, arch, intensity, limit, progress)
     warnings = [f"probe left out: {problem}" for problem in calibration.probes.skipped]
-    if replaced:
-        warnings.append("replaced the earlier reference models and probes")
+    if earlier:
+        warnings.append(f"replaced the earlier calibration ({earlier}) with this one "
+                        f"({_size(calibration)})")  # fmt: skip
     if calibration.unlabelled:
         warnings.append(f"{calibration.unlabelled} probe images have no label: the pattern may "
                         "be pasted over their own structures, which weakens the test")  # fmt: skip
