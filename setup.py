@@ -51,6 +51,7 @@ setup(
         "dev": [
             "pytest>=7",
             "pytest-timeout",
+            "pytest-xdist",  # scripts/test.sh runs the suite in two processes
             "ruff",
             "vermin>=1.6",
             "PySide6-Essentials>=6.5",

@@ -9,4 +9,9 @@ export PYTHONPATH="$repo/plugin${PYTHONPATH:+:$PYTHONPATH}"
 cd "$repo"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
-PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest "$@"
+# Two test processes (pytest-xdist), each test file whole in one of them (its module fixtures
+# are built once); MEDUE_TEST_WORKERS=0 runs everything in this process.
+workers="${MEDUE_TEST_WORKERS:-2}"
+parallel=()
+if [ "$workers" != 0 ]; then parallel=(-n "$workers" --dist loadfile); fi
+PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest "${parallel[@]}" "$@"

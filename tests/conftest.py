@@ -7,9 +7,12 @@ first session on a machine pays for the download and conversion (a few seconds).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.util
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,9 +58,14 @@ def load_builder() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def sample_data_dir() -> Path:
-    """``sample_data/build``, built (or found up to date) by the sample-data builder."""
-    if load_builder().main(["--out", str(SAMPLE_OUT)]) != 0:
-        pytest.fail("sample_data/build.py failed (its message is in the captured stderr)")
+    """``sample_data/build``, built (or found up to date) by the sample-data builder; one test
+    process at a time (pytest-xdist runs several, and they share the folder)."""
+    digest = hashlib.sha256(str(SAMPLE_OUT).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"medue-sample-{digest}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if load_builder().main(["--out", str(SAMPLE_OUT)]) != 0:
+            pytest.fail("sample_data/build.py failed (its message is in the captured stderr)")
     return SAMPLE_OUT
 
 
