@@ -125,9 +125,7 @@ def make_release(args: argparse.Namespace, index: int) -> Path:
 
 
 def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) -> None:
-    variant = "".join([f"-{args.countermeasure}" if args.countermeasure != "none" else "",
-                       "-ft" if args.init else ""])  # fmt: skip
-    name = f"{source}{variant}_{arch}_s{seed}"
+    name = f"{source}{variant(args)}_{arch}_s{seed}"
     meta = args.work / "models" / f"{name}.json"
     if meta.exists():
         return
@@ -170,6 +168,12 @@ def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) ->
         )
     )
     log(f"{name}: {accuracy} ({time.time() - started:.0f} s)")
+
+
+def variant(args: argparse.Namespace) -> str:
+    """A model name's attacker variant: ``-<countermeasure>`` and/or ``-ft`` (fine-tuned)."""
+    countermeasure = f"-{args.countermeasure}" if args.countermeasure != "none" else ""
+    return countermeasure + ("-ft" if args.init else "")
 
 
 def _training_set(args: argparse.Namespace, source: str) -> list:

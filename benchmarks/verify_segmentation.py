@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from verify import _copy, log, qq_plot, rate_table
+from verify import _copy, log, qq_plot, rate_table, variant
 
 from medue.errors import InputError
 from medue.evaluate import VictimConfig, load_slices
@@ -125,9 +125,7 @@ def training_set(args: argparse.Namespace, source: str) -> SliceSet:
 
 def train_models(args: argparse.Namespace, source: str, arch: str, seed: int) -> None:
     folder = args.work / ("references" if args.reference else "models")
-    variant = "".join([f"-{args.countermeasure}" if args.countermeasure != "none" else "",
-                       "-ft" if args.init else ""])  # fmt: skip
-    name = f"{source}{variant}_{arch}_s{seed}"
+    name = f"{source}{variant(args)}_{arch}_s{seed}"
     meta = folder / f"{name}.json"
     if meta.exists():
         return

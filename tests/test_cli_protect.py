@@ -9,8 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import nibabel as nib
+
 from medue.io.atomic import TMP_PREFIX
 from tests.layout import private
+from tests.segmentation_suspects import bars_dataset
 
 MEDUE = str(Path(sys.executable).parent / "medue")
 
@@ -92,8 +95,6 @@ def test_ctrl_c_leaves_no_partial_output(two_cases: Path, tmp_path):
 def test_a_decathlon_folder_is_a_segmentation_dataset_not_two_classes(tmp_path):
     """imagesTr/ + labelsTr/ are the images and their label maps: the default release changes
     the images on their structures and copies the label maps as they are."""
-    from tests.segmentation_suspects import bars_dataset
-
     pairs = bars_dataset(tmp_path / "pairs", 3, seed=0)
     data = tmp_path / "decathlon"
     (data / "imagesTr").mkdir(parents=True)
@@ -109,8 +110,6 @@ def test_a_decathlon_folder_is_a_segmentation_dataset_not_two_classes(tmp_path):
     assert "protected 3 images" in result.stdout
     manifest = json.loads((private(tmp_path / "out") / "manifest.json").read_text())
     assert manifest["method"]["method"] == "pattern-checker"  # the segmentation default
-    import nibabel as nib
-
     for case in ("c00", "c01", "c02"):
         label = (data / "labelsTr" / f"{case}.nii.gz").read_bytes()
         assert (tmp_path / "out/labelsTr" / f"{case}.nii.gz").read_bytes() == label

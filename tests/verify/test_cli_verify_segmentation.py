@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.segmentation_suspects import (
     save_scripted,
 )
 from tests.test_cli_salm import medue
+from tests.verify.test_bundle import write_bundle
 from tests.verify.test_cli_verify import in_process
 
 
@@ -115,8 +117,6 @@ def test_a_classifier_or_a_corrupt_file_gets_one_line(calibrated, capsys, tmp_pa
 def test_a_monai_bundle_is_verified_through_its_own_preprocessing(calibrated, capsys, tmp_path):
     """A bundle folder whose config doubles the stored units before its network (the detector):
     ``medue verify`` runs the bundle's pre-processing and finds the pattern."""
-    from tests.verify.test_bundle import write_bundle
-
     private, _ = calibrated
     double = {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": 0, "a_max": 100,
               "b_min": 0.0, "b_max": 200.0}  # fmt: skip
@@ -139,8 +139,6 @@ def test_a_suspect_that_is_one_of_the_references_is_named(calibrated, capsys):
 
 
 def test_recalibrating_says_what_it_replaced(calibrated, capsys, tmp_path):
-    import shutil
-
     private, work = calibrated
     copy = tmp_path / "release.private"
     shutil.copytree(private, copy)

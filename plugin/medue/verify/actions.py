@@ -94,8 +94,9 @@ def check_model(
         suspect = model_responses(model, probe_set, str(model_path))
         result = rank_against_references(suspect, calibration)
         result.maps.update(first_probe_maps(model, probe_set, str(model_path)))
-        warnings = (*_among_references(model_path, calibration), *_resampled(model))
-        return _reported(record, result, probe_set, Path(model_path), out, warnings)
+        digest = model_sha256(Path(model_path))
+        warnings = (*_among_references(digest, calibration), *_resampled(model))
+        return _reported(record, result, probe_set, Path(model_path), out, warnings, digest)
     decoys = checked_decoys(decoys, DECOYS_WHITE_BOX)
     limit = PROBES_WHITE_BOX if probes is None else probes
     probe_set, warnings = probe_images(record, images, limit)
@@ -104,8 +105,8 @@ def check_model(
     return _reported(record, result, probe_set, Path(model_path), out, warnings)
 
 
-def _among_references(model_path: Path, calibration: Calibration) -> tuple[str, ...]:
-    digest = model_sha256(Path(model_path))
+def _among_references(digest: str, calibration: Calibration) -> tuple[str, ...]:
+    """The suspect (its sha256 ``digest``) is one of the calibration's reference models."""
     same = [m["file"] for m in calibration.models if m.get("sha256") == digest]
     if not same:
         return ()
@@ -240,8 +241,10 @@ def _reported(
     suspect: Path,
     out: Path | None,
     warnings: tuple[str, ...],
+    digest: str | None = None,
 ) -> Verdict:
-    digest = model_sha256(suspect)
+    """Write the report; ``digest`` is the suspect's sha256 when already computed."""
+    digest = digest or model_sha256(suspect)
     folder = out or record.private / "verify" / f"{suspect.stem}-{digest[:8]}"
     json_path, html_path = write_report(result, record, probes, suspect.name, folder, digest)
     return Verdict(result, suspect.name, digest, json_path, html_path, warnings)

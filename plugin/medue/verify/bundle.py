@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from medue.errors import InputError
+from medue.verify.suspect import error_reason, misfit
 
 CONFIGS = ("inference.json", "inference.yaml", "inference.yml")
 SKIPPED = ("LoadImage", "LoadImaged", "EnsureChannelFirst", "EnsureChannelFirstd", "AddChanneld")
@@ -52,7 +53,7 @@ def load_bundle(path: Path) -> torch.nn.Module:
     try:
         parser.read_config(str(config))
     except Exception as error:  # noqa: BLE001 - JSON/YAML errors of many kinds
-        raise InputError(config, f"cannot be read: {_first_line(error)}") from None
+        raise InputError(config, f"cannot be read: {error_reason(error)}") from None
     parser["bundle_root"] = str(path)
     parser["device"] = "$torch.device('cpu')"
     network = _network(path, parser)
@@ -71,14 +72,13 @@ class _Bundle(torch.nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         inputs = torch.stack([self._prepare(image) for image in images])
-        if inputs.shape[2:] != images.shape[2:]:
-            grid = " x ".join(map(str, images.shape[2:]))
-            self.resampled[grid] = " x ".join(map(str, inputs.shape[2:]))
+        grid = tuple(images.shape[2:])
+        if tuple(inputs.shape[2:]) != grid:
+            self.resampled[" x ".join(map(str, grid))] = " x ".join(map(str, inputs.shape[2:]))
         out = self.inferer(inputs, self.network) if self.inferer else self.network(inputs)
         if isinstance(out, (tuple, list)):
             out = out[0]
         out = torch.as_tensor(out)
-        grid = tuple(images.shape[2:])
         if out.ndim == images.ndim and tuple(out.shape[2:]) != grid:
             mode = "bilinear" if len(grid) == 2 else "trilinear"
             out = torch.nn.functional.interpolate(out.float(), size=grid, mode=mode)
@@ -98,7 +98,7 @@ def _network(path: Path, parser) -> torch.nn.Module:
             return torch.jit.load(str(scripted), map_location="cpu")
         except Exception as error:  # noqa: BLE001
             raise InputError(
-                scripted, f"is not a TorchScript model: {_first_line(error)}"
+                scripted, f"is not a TorchScript model: {error_reason(error)}"
             ) from None
     if "network_def" not in parser:
         raise InputError(path, "bundle config defines no network_def and there is no model.ts")
@@ -114,9 +114,7 @@ def _network(path: Path, parser) -> torch.nn.Module:
     try:
         network.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = next((line for line in lines if not line.endswith(":")), "its tensors differ")
-        raise InputError(weights, f"does not fit network_def: {detail[:200]}") from None
+        raise InputError(weights, f"does not fit network_def: {misfit(error)}") from None
     return network
 
 
@@ -132,9 +130,4 @@ def _parsed(parser, key: str, where: Path) -> object:
     try:
         return parser.get_parsed_content(key)
     except Exception as error:  # noqa: BLE001 - a config's own code can raise anything
-        raise InputError(where, f"bundle's {key} cannot be built: {_first_line(error)}") from None
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return (lines[0] if lines else type(error).__name__)[:200]
+        raise InputError(where, f"bundle's {key} cannot be built: {error_reason(error)}") from None

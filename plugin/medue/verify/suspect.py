@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from medue.errors import InputError
-from medue.verify.bundle import is_bundle, load_bundle
 
 SEGMENTERS = ("unet", "segresnet", "attentionunet")
 CLASSIFIERS = ("resnet18", "densenet121")
@@ -101,6 +100,8 @@ def load_suspect(
 
     Raises ``InputError`` naming the file when it is missing, is neither form, or does not fit
     ``arch``."""
+    from medue.verify.bundle import is_bundle, load_bundle  # noqa: PLC0415 - it uses this module
+
     path = Path(path)
     if is_bundle(path):
         return load_bundle(path)
@@ -123,9 +124,7 @@ def load_suspect(
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        detail = next((line for line in lines if not line.endswith(":")), "its tensors differ")
-        raise InputError(path, f"does not fit --arch {arch}: {detail[:200]}") from None
+        raise InputError(path, f"does not fit --arch {arch}: {misfit(error)}") from None
     from medue.evaluate.classifier_victim import MIN_EXTENT  # noqa: PLC0415
     from medue.evaluate.slices import MULTIPLE  # noqa: PLC0415
 
@@ -180,7 +179,7 @@ def scores(
         try:
             result = model(chunk[:, None])
         except Exception as error:  # noqa: BLE001 - a suspect's own code can raise anything
-            first = _cause(error)
+            first = error_reason(error)
             shape = ", ".join(map(str, images.shape[1:]))
             raise InputError(
                 source, f"does not take images shaped (N, 1, {shape}): {first}"
@@ -202,7 +201,13 @@ def scores(
     return np.concatenate(out)
 
 
-def _cause(error: Exception) -> str:
+def misfit(error: Exception) -> str:
+    """What ``load_state_dict``'s error says differs (its first line that is not a heading)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return next((line for line in lines if not line.endswith(":")), "its tensors differ")[:200]
+
+
+def error_reason(error: Exception) -> str:
     """The line of a model's error that says why: TorchScript puts its trace first and the
     cause last ("RuntimeError: expects 28 x 28 images"); Python errors say it first."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
